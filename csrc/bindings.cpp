@@ -1,0 +1,251 @@
+// The only pybind11 file: thin shims that turn buffers into views, release
+// the GIL, call the core and wrap results as numpy arrays. Defaults,
+// validation and policy live in scanner/*.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+
+#include "jaccard.hpp"
+#include "lsh.hpp"
+#include "minhash.hpp"
+#include "near_dup.hpp"
+#include "normalize.hpp"
+#include "text_column.hpp"
+
+namespace py = pybind11;
+using namespace scanner;
+
+namespace {
+
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& v) {
+    auto* owned = new std::vector<T>(std::move(v));
+    py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    return py::array_t<T>({static_cast<py::ssize_t>(owned->size())}, owned->data(), owner);
+}
+
+// Arrow string array as the tuple scanner.arrow_bridge.text_buffers() builds:
+// (offsets, data, validity or None, offset, length, large_offsets).
+struct ColumnArg {
+    TextColumn col;
+    std::vector<py::buffer_info> keep;  // views stay valid while these live
+};
+
+ColumnArg column_arg(const py::tuple& t) {
+    if (t.size() != 6) throw InvalidArgument("text column tuple must have 6 items");
+    ColumnArg a;
+    auto view = [&](const py::object& o) -> const py::buffer_info& {
+        a.keep.push_back(py::buffer(o).request());
+        return a.keep.back();
+    };
+    a.keep.reserve(3);
+    const auto& off = view(t[0]);
+    a.col.offsets = off.ptr;
+    a.col.offsets_size = static_cast<std::size_t>(off.size * off.itemsize);
+    const auto& dat = view(t[1]);
+    a.col.data = static_cast<const std::uint8_t*>(dat.ptr);
+    a.col.data_size = static_cast<std::size_t>(dat.size * dat.itemsize);
+    if (!t[2].is_none()) {
+        const auto& val = view(t[2]);
+        a.col.validity = static_cast<const std::uint8_t*>(val.ptr);
+        a.col.validity_size = static_cast<std::size_t>(val.size * val.itemsize);
+    }
+    a.col.offset = t[3].cast<std::int64_t>();
+    a.col.length = t[4].cast<std::int64_t>();
+    a.col.large = t[5].cast<bool>();
+    a.col.validate();
+    return a;
+}
+
+ByteSpan bytes_span(const py::bytes& b) {
+    char* p;
+    py::ssize_t n;
+    PyBytes_AsStringAndSize(b.ptr(), &p, &n);
+    return ByteSpan{reinterpret_cast<const std::uint8_t*>(p), static_cast<std::size_t>(n)};
+}
+
+MinHashParams minhash_params(int k, int mode, const py::array_t<std::uint32_t, py::array::c_style>& a,
+                             const py::array_t<std::uint32_t, py::array::c_style>& b) {
+    if (k < 1) throw InvalidArgument("k must be >= 1");
+    if (a.ndim() != 1 || a.shape(0) != b.shape(0) || a.shape(0) < 1)
+        throw InvalidArgument("permutation arrays a and b must be 1-D of equal, non-zero length");
+    if (mode != 0 && mode != 1) throw InvalidArgument("hash mode must be 0 (fast) or 1 (sha1)");
+    MinHashParams p;
+    p.k = k;
+    p.mode = static_cast<HashMode>(mode);
+    p.a = a.data();
+    p.b = b.data();
+    p.num_perm = static_cast<int>(a.shape(0));
+    return p;
+}
+
+using U32 = py::array_t<std::uint32_t, py::array::c_style>;
+using U64 = py::array_t<std::uint64_t, py::array::c_style>;
+
+// Owns the Python objects whose memory the index views point into.
+struct PyNearDupIndex {
+    NearDupIndex idx;
+    std::vector<py::object> keep;
+    ColumnArg refs;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "scanner native core (private; use the scanner package)";
+    m.attr("UNICODE_VERSION") = unicode_data::kUnicodeVersion;
+
+    auto errors = py::module_::import("scanner.errors");
+    static py::object invalid_input = errors.attr("InvalidInput");
+    static py::object index_format_error = errors.attr("IndexFormatError");
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const InvalidArgument& e) {
+            PyErr_SetString(invalid_input.ptr(), e.what());
+        } catch (const FormatError& e) {
+            PyErr_SetString(index_format_error.ptr(), e.what());
+        }
+    });
+
+    m.def("normalize", [](const py::bytes& text) {
+        const ByteSpan s = bytes_span(text);
+        NormalizedText out;
+        normalize_into<true>(s, out);
+        py::bytes nb(reinterpret_cast<const char*>(out.bytes.data()), out.bytes.size());
+        return py::make_tuple(nb, to_numpy(std::move(out.src)));
+    }, py::arg("text"), "Normalized UTF-8 and the original byte offset of every normalized byte.");
+
+    m.def("tokens", [](const py::bytes& text) {
+        const ByteSpan s = bytes_span(text);
+        NormalizedText norm;
+        normalize_into<false>(s, norm);
+        std::vector<Token> toks;
+        tokenize(norm.bytes.data(), norm.bytes.size(), toks);
+        py::list out;
+        for (const Token& t : toks)
+            out.append(py::bytes(reinterpret_cast<const char*>(norm.bytes.data() + t.begin), t.end - t.begin));
+        return out;
+    }, py::arg("text"), "Word tokens of the normalized text, as UTF-8 bytes.");
+
+    m.def("shingle_hashes", [](const py::bytes& text, int k, int mode) {
+        if (k < 1) throw InvalidArgument("k must be >= 1");
+        const ByteSpan s = bytes_span(text);
+        ShingleScratch sc;
+        shingle_document(s, k, static_cast<HashMode>(mode == 1 ? 1 : 0), true, sc);
+        return py::make_tuple(to_numpy(std::move(sc.h64)), to_numpy(std::move(sc.h32)));
+    }, py::arg("text"), py::arg("k"), py::arg("mode"),
+       "Per-shingle 64-bit identities and the fmix32'd MinHash inputs of one document.");
+
+    m.def("signatures", [](const py::tuple& column, int k, int mode, const U32& a, const U32& b, int threads) {
+        ColumnArg c = column_arg(column);
+        const MinHashParams p = minhash_params(k, mode, a, b);
+        const auto n = static_cast<py::ssize_t>(c.col.length);
+        U32 sigs({n, static_cast<py::ssize_t>(p.num_perm)});
+        py::array_t<std::uint8_t> status({n});
+        std::uint32_t* sp = sigs.mutable_data();
+        std::uint8_t* st = status.mutable_data();
+        {
+            py::gil_scoped_release release;
+            batch_signatures(c.col, p, threads, sp, st);
+        }
+        return py::make_tuple(sigs, status);
+    }, py::arg("column"), py::arg("k"), py::arg("mode"), py::arg("a"), py::arg("b"), py::arg("threads"));
+
+    m.def("lsh_build", [](const U32& sigs, int bands, int rows, int dir_bits, int threads) {
+        if (sigs.ndim() != 2) throw InvalidArgument("signatures must be a 2-D uint32 array");
+        if (dir_bits < 1 || dir_bits > 30) throw InvalidArgument("dir_bits must be in 1..30");
+        const auto n = static_cast<py::ssize_t>(sigs.shape(0));
+        const int P = static_cast<int>(sigs.shape(1));
+        U64 keys({static_cast<py::ssize_t>(bands), n});
+        U32 ids({static_cast<py::ssize_t>(bands), n});
+        U32 dir({static_cast<py::ssize_t>(bands), static_cast<py::ssize_t>((1 << dir_bits) + 1)});
+        const std::uint32_t* sp = sigs.data();
+        std::uint64_t* kp = keys.mutable_data();
+        std::uint32_t* ip = ids.mutable_data();
+        std::uint32_t* dp = dir.mutable_data();
+        {
+            py::gil_scoped_release release;
+            lsh_build(sp, static_cast<std::size_t>(n), P, bands, rows, dir_bits, kp, ip, dp, threads);
+        }
+        return py::make_tuple(keys, ids, dir);
+    }, py::arg("signatures"), py::arg("bands"), py::arg("rows"), py::arg("dir_bits"), py::arg("threads"));
+
+    m.def("lsh_dir_bits", &lsh_dir_bits, py::arg("n"));
+
+    m.def("codepoint_counts", [](const py::tuple& column) {
+        ColumnArg c = column_arg(column);
+        std::vector<std::int64_t> out(static_cast<std::size_t>(c.col.length), 0);
+        {
+            py::gil_scoped_release release;
+            for (std::int64_t r = 0; r < c.col.length; ++r)
+                if (c.col.is_valid(r)) out[static_cast<std::size_t>(r)] = count_codepoints(c.col.row(r));
+        }
+        return to_numpy(std::move(out));
+    }, py::arg("column"), "Code points per row, counting each invalid UTF-8 byte as one; 0 for nulls.");
+
+    py::class_<PyNearDupIndex>(m, "NearDupIndex")
+        .def(py::init([](const U32& sigs, const U64& keys, const U32& ids, const U32& dir, int bands, int rows,
+                         int dir_bits, const py::tuple& ref_column, int k, int mode, const U32& a, const U32& b) {
+            auto self = std::make_unique<PyNearDupIndex>();
+            self->idx.mh = minhash_params(k, mode, a, b);
+            self->refs = column_arg(ref_column);
+            self->idx.refs = self->refs.col;
+            const auto n = static_cast<std::size_t>(self->refs.col.length);
+            const int P = self->idx.mh.num_perm;
+            if (sigs.ndim() != 2 || static_cast<std::size_t>(sigs.shape(0)) != n || sigs.shape(1) != P)
+                throw FormatError("signature matrix shape does not match the reference count and num_perm");
+            LshTables& t = self->idx.lsh;
+            t.num_perm = P;
+            t.bands = bands;
+            t.rows = rows;
+            t.dir_bits = dir_bits;
+            t.n = n;
+            if (dir_bits < 1 || dir_bits > 30) throw FormatError("LSH: dir_bits out of range");
+            if (static_cast<std::size_t>(keys.size()) != static_cast<std::size_t>(bands) * n ||
+                static_cast<std::size_t>(ids.size()) != static_cast<std::size_t>(bands) * n ||
+                static_cast<std::size_t>(dir.size()) != static_cast<std::size_t>(bands) * t.dir_len())
+                throw FormatError("LSH table sizes do not match bands, references and dir_bits");
+            t.keys = keys.data();
+            t.ids = ids.data();
+            t.dir = dir.data();
+            self->idx.sigs = sigs.data();
+            t.validate();
+            self->keep = {sigs, keys, ids, dir, a, b, ref_column};
+            return self;
+        }), py::arg("signatures"), py::arg("keys"), py::arg("ids"), py::arg("dir"), py::arg("bands"),
+            py::arg("rows"), py::arg("dir_bits"), py::arg("ref_column"), py::arg("k"), py::arg("mode"),
+            py::arg("a"), py::arg("b"))
+        .def("scan", [](const PyNearDupIndex& self, const py::tuple& column, double threshold, double prefilter,
+                        std::size_t max_verify, std::size_t max_matches, int threads) {
+            ColumnArg c = column_arg(column);
+            NearDupOptions o;
+            o.threshold = threshold;
+            o.prefilter = prefilter;
+            o.max_verify = max_verify;
+            o.max_matches = max_matches;
+            o.threads = threads;
+            NearDupResult r;
+            {
+                py::gil_scoped_release release;
+                r = near_dup_scan(c.col, self.idx, o);
+            }
+            py::dict d;
+            d["row_offsets"] = to_numpy(std::move(r.row_offsets));
+            d["ref"] = to_numpy(std::move(r.ref));
+            d["score"] = to_numpy(std::move(r.score));
+            d["estimate"] = to_numpy(std::move(r.estimate));
+            d["status"] = to_numpy(std::move(r.status));
+            d["n_codepoints"] = to_numpy(std::move(r.n_codepoints));
+            d["n_tokens"] = to_numpy(std::move(r.n_tokens));
+            d["candidates"] = r.candidates;
+            d["prefilter_passed"] = r.prefilter_passed;
+            d["verified"] = r.verified;
+            d["verify_truncated"] = r.verify_truncated;
+            d["matches_truncated"] = r.matches_truncated;
+            return d;
+        }, py::arg("column"), py::arg("threshold"), py::arg("prefilter"), py::arg("max_verify"),
+           py::arg("max_matches"), py::arg("threads"));
+}

@@ -1,0 +1,62 @@
+// parallel_chunks: run f(chunk) for chunk in [0, n_chunks) on up to `threads`
+// std::threads, handing out chunks through an atomic counter. The first
+// exception thrown by any worker stops the others from taking new chunks and
+// is rethrown in the caller after all threads have joined, so no exception
+// escapes a thread (which would terminate the process). Results are made
+// independent of the thread count by the callers, who write per-chunk
+// buffers and merge them in chunk order.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace scanner {
+
+inline int resolve_threads(int threads) {
+    if (threads > 0) return threads;
+    const unsigned hc = std::thread::hardware_concurrency();
+    return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+template <class F>
+void parallel_chunks(std::size_t n_chunks, int threads, F&& f) {
+    threads = std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(std::min<std::size_t>(n_chunks, 1024))));
+    if (threads <= 1) {
+        for (std::size_t c = 0; c < n_chunks; ++c) f(c);
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    auto worker = [&]() {
+        while (!failed.load(std::memory_order_relaxed)) {
+            const std::size_t c = next.fetch_add(1);
+            if (c >= n_chunks) break;
+            try {
+                f(c);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(error_mutex);
+                if (!error) error = std::current_exception();
+                failed.store(true);
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<std::size_t>(threads - 1));
+    try {
+        for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+    } catch (...) {
+        failed.store(true);
+        for (auto& th : pool) th.join();
+        throw;
+    }
+    worker();
+    for (auto& th : pool) th.join();
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace scanner

@@ -1,0 +1,116 @@
+"""The command line: `scanner index`, `scanner scan`, `scanner report`.
+
+Progress goes to stderr; stdout carries only machine-readable or report output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ._version import __version__
+from .config import HASH_MODES, NearDupParams
+from .errors import ScannerError
+
+
+def _fail(e: Exception):
+    click.echo(f"error: {e}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="scanner")
+def main():
+    """Find reference-model outputs (near-duplicates, copied spans, self-identification) in training corpora."""
+
+
+@main.command("index")
+@click.argument("reference", nargs=-1, required=True)
+@click.option("-o", "--out", "out", required=True, help="Index directory to create.")
+@click.option("--text-column", default="text", show_default=True, help="Column/field holding the reference text.")
+@click.option("--id-column", default="id", show_default=True, help="Column/field holding the reference id "
+              "(row number when absent).")
+@click.option("--num-perm", default=128, show_default=True, help="MinHash permutations.")
+@click.option("--seed", default=1, show_default=True, help="MinHash seed.")
+@click.option("--ngram", default=5, show_default=True, help="Words per shingle.")
+@click.option("--threshold", default=0.5, show_default=True, help="Near-duplicate Jaccard threshold.")
+@click.option("--hash", "hash_mode", type=click.Choice(HASH_MODES), default="fast", show_default=True,
+              help="Shingle hash: fast, or datasketch (SHA-1, signatures identical to datasketch.MinHash).")
+@click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
+@click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
+@click.option("--force", is_flag=True, help="Replace an existing index directory.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
+def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, threshold, hash_mode, threads,
+              batch_rows, force, progress):
+    """Build an index of REFERENCE outputs (Parquet/JSONL files, directories or globs).
+
+    JSONL lines hold {"text": ...} or chat records {"messages": [{"role": "assistant", "content": ...}]},
+    whose assistant turns each become a reference output.
+    """
+    from .index import ReferenceIndex
+    try:
+        params = NearDupParams(num_perm=num_perm, seed=seed, ngram=ngram, threshold=threshold, hash=hash_mode)
+        idx = ReferenceIndex.build(list(reference), out, params=params, text_column=text_column,
+                                   id_column=id_column, threads=threads, batch_rows=batch_rows,
+                                   progress=progress, overwrite=force)
+    except (ScannerError, OSError) as e:
+        _fail(e)
+    click.echo(json.dumps({"index": str(idx.path), "references": idx.n_refs, "bands": idx.bands,
+                           "rows": idx.rows, "checksum_sha256": idx.checksum}))
+
+
+@main.command("scan")
+@click.argument("corpus", nargs=-1, required=True)
+@click.option("--index", "index_dir", required=True, help="Index directory built by `scanner index`.")
+@click.option("-o", "--out", "out", required=True, help="Output directory for findings and manifest.")
+@click.option("--text-column", default="text", show_default=True, help="Column/field holding the document text.")
+@click.option("--id-column", default=None, help="Column/field of document ids [default: 'id' when present].")
+@click.option("--threshold", type=float, default=None, help="Near-duplicate Jaccard threshold [default: the "
+              "index's].")
+@click.option("--max-matches", default=20, show_default=True, help="Near-duplicate findings kept per document, "
+              "best first (0: all).")
+@click.option("--max-verify", default=1000, show_default=True, help="Candidates verified exactly per document "
+              "(0: all).")
+@click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
+@click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
+@click.option("--verify-index/--no-verify-index", default=True, show_default=True,
+              help="Re-hash the index files before scanning.")
+@click.option("--force", is_flag=True, help="Replace the findings of an existing output directory.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
+def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matches, max_verify, threads,
+             batch_rows, verify_index, force, progress):
+    """Scan CORPUS (Parquet/JSONL files, directories or globs) against an index; write findings to --out."""
+    from .scan import ScanOptions, scan
+    try:
+        opts = ScanOptions(text_column=text_column, id_column=id_column, batch_rows=batch_rows, threads=threads,
+                           threshold=threshold, max_matches=max_matches, max_verify=max_verify)
+        m = scan(list(corpus), index_dir, out, opts, force=force, verify_index=verify_index, progress=progress)
+    except (ScannerError, OSError) as e:
+        _fail(e)
+    t = m["totals"]
+    click.echo(json.dumps({"out": out, "files": t["files"], "rows_read": t["rows_read"],
+                           "rows_scanned": t["rows_scanned"], "rows_skipped": t["rows_skipped"],
+                           "documents_flagged": t["documents_flagged"], "findings": t["findings"]}, sort_keys=True))
+
+
+@main.command("report")
+@click.argument("out_dir")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of text.")
+@click.option("--top", default=10, show_default=True, help="How many most-copied references to list.")
+def report_cmd(out_dir, as_json, top):
+    """Print a summary of the scan in OUT_DIR."""
+    from .report import render_text, summarize
+    try:
+        s = summarize(out_dir, top=top)
+    except (ScannerError, OSError) as e:
+        _fail(e)
+    if as_json:
+        click.echo(json.dumps(s, indent=2, sort_keys=True))
+    else:
+        click.echo(render_text(s), nl=False)
+
+
+if __name__ == "__main__":
+    main()

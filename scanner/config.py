@@ -1,0 +1,67 @@
+"""Detector parameters: frozen, validated, JSON round-trippable."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Optional
+
+from .errors import InvalidInput
+
+HASH_MODES = ("fast", "datasketch")
+
+
+@dataclass(frozen=True)
+class NearDupParams:
+    """Parameters of the near-duplicate detector.
+
+    Args:
+        num_perm: MinHash permutations (signature length), as in datasketch.
+        seed: seed of the permutations (numpy RandomState, as datasketch draws them).
+        ngram: words per shingle.
+        threshold: Jaccard similarity at and above which a document is a near-duplicate.
+        hash: "fast" (our 64-bit shingle hash) or "datasketch" (SHA-1, bit-identical
+            signatures to datasketch.MinHash(num_perm, seed) fed the same shingles).
+        bands, rows: LSH layout; None chooses them from threshold as datasketch does.
+        false_positive_weight, false_negative_weight: weights of that choice.
+    """
+
+    num_perm: int = 128
+    seed: int = 1
+    ngram: int = 5
+    threshold: float = 0.5
+    hash: str = "fast"
+    bands: Optional[int] = None
+    rows: Optional[int] = None
+    false_positive_weight: float = 0.5
+    false_negative_weight: float = 0.5
+
+    def __post_init__(self):
+        if not isinstance(self.num_perm, int) or not 2 <= self.num_perm <= 4096:
+            raise InvalidInput(f"num_perm={self.num_perm!r}: use an integer from 2 to 4096 (default 128)")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise InvalidInput(f"seed={self.seed!r}: use an integer from 0 to 2**32-1")
+        if not isinstance(self.ngram, int) or not 1 <= self.ngram <= 64:
+            raise InvalidInput(f"ngram={self.ngram!r}: use an integer from 1 to 64 (default 5)")
+        if not 0.0 < float(self.threshold) <= 1.0:
+            raise InvalidInput(f"threshold={self.threshold!r}: use a Jaccard similarity in (0, 1]")
+        if self.hash not in HASH_MODES:
+            raise InvalidInput(f"hash={self.hash!r}: use one of {', '.join(HASH_MODES)}")
+        if (self.bands is None) != (self.rows is None):
+            raise InvalidInput("give both bands and rows, or neither (they are then chosen from threshold)")
+        if self.bands is not None and (self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm):
+            raise InvalidInput(f"bands={self.bands} rows={self.rows}: bands*rows must be between 1 and "
+                               f"num_perm={self.num_perm}")
+        w = self.false_positive_weight + self.false_negative_weight
+        if self.false_positive_weight < 0 or self.false_negative_weight < 0 or abs(w - 1.0) > 1e-9:
+            raise InvalidInput("false_positive_weight and false_negative_weight must be >= 0 and sum to 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NearDupParams":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InvalidInput(f"unknown near-duplicate parameters: {sorted(unknown)}")
+        return cls(**d)

@@ -1,0 +1,96 @@
+"""The findings table: schema, construction from the native CSR results, and sorting.
+
+Offsets (`start`, `end`, `ref_start`, `ref_end`) are code-point offsets into
+the original texts, so Python's ``text[start:end]`` is the matched part; a
+near-duplicate finding covers the whole document and the whole reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+DETECTORS = ("near_duplicate", "copied_span", "self_id")
+SNIPPET_CHARS = 240
+
+SCHEMA = pa.schema([
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("row", pa.int64(), nullable=False),
+    pa.field("doc_id", pa.string()),
+    pa.field("detector", pa.string(), nullable=False),
+    pa.field("ref_id", pa.string()),
+    pa.field("ref_source", pa.string()),
+    pa.field("score", pa.float64(), nullable=False),
+    pa.field("start", pa.int64(), nullable=False),
+    pa.field("end", pa.int64(), nullable=False),
+    pa.field("ref_start", pa.int64()),
+    pa.field("ref_end", pa.int64()),
+    pa.field("rule", pa.string()),
+    pa.field("snippet", pa.string()),
+])
+
+SORT_KEYS = [("row", "ascending"), ("detector", "ascending"), ("start", "ascending"), ("end", "ascending"),
+             ("ref_source", "ascending"), ("ref_id", "ascending"), ("rule", "ascending")]
+
+
+def empty_table() -> pa.Table:
+    return SCHEMA.empty_table()
+
+
+def snippets(texts: pa.Array, idx: np.ndarray) -> pa.Array:
+    """The first SNIPPET_CHARS code points of texts[idx], one line (whitespace runs folded to a space)."""
+    if len(idx) == 0:
+        return pa.array([], type=pa.string())
+    taken = texts.take(pa.array(idx, type=pa.int64()))
+    try:
+        cut = pc.utf8_slice_codeunits(taken, 0, SNIPPET_CHARS)
+        return pc.replace_substring_regex(cut, r"\s+", " ").cast(pa.string())
+    except pa.ArrowInvalid:
+        # Invalid UTF-8 (binary columns read as text): decode leniently, row by row.
+        out = []
+        for v in taken.cast(pa.large_binary()).to_pylist():
+            s = None if v is None else " ".join(v.decode("utf-8", "replace")[:SNIPPET_CHARS].split())
+            out.append(s)
+        return pa.array(out, type=pa.string())
+
+
+def near_dup_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict, index) -> pa.Table:
+    """Findings of one batch from NearDupIndex.scan()'s CSR result.
+
+    rows: the file row of every batch row; ids: doc id array or None; index: the ReferenceIndex.
+    """
+    offsets = result["row_offsets"]
+    counts = np.diff(offsets)
+    batch_idx = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    n = len(batch_idx)
+    if n == 0:
+        return empty_table()
+    ref = result["ref"].astype(np.int64)
+    take = pa.array(batch_idx, type=pa.int64())
+    doc_ids = ids.take(take).cast(pa.string()) if ids is not None else pa.nulls(n, type=pa.string())
+    sources = index.references
+    ref_src = pa.array([sources[int(s)]["path"] for s in np.asarray(index.ref_source)[ref]], type=pa.string())
+    cols = {
+        "source": pa.array([source] * n, type=pa.string()),
+        "row": pa.array(rows[batch_idx], type=pa.int64()),
+        "doc_id": doc_ids,
+        "detector": pa.array(["near_duplicate"] * n, type=pa.string()),
+        "ref_id": index.ref_ids.take(pa.array(ref)).cast(pa.string()),
+        "ref_source": ref_src,
+        "score": pa.array(result["score"], type=pa.float64()),
+        "start": pa.array(np.zeros(n, dtype=np.int64)),
+        "end": pa.array(result["n_codepoints"][batch_idx], type=pa.int64()),
+        "ref_start": pa.array(np.zeros(n, dtype=np.int64)),
+        "ref_end": pa.array(np.asarray(index.ref_codepoints)[ref], type=pa.int64()),
+        "rule": pa.nulls(n, type=pa.string()),
+        "snippet": snippets(texts, batch_idx),
+    }
+    return pa.table(cols, schema=SCHEMA)
+
+
+def sort_findings(table: pa.Table) -> pa.Table:
+    """Deterministic order within one source file."""
+    if table.num_rows == 0:
+        return table
+    return table.sort_by(SORT_KEYS)

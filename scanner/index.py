@@ -1,0 +1,331 @@
+"""The reference index: a directory of flat little-endian arrays plus manifest.json.
+
+Layout (format version 1):
+  manifest.json        format name and version, byte order, tool and Unicode
+                       versions, detector parameters, every array's file, dtype,
+                       shape, byte size and SHA-256, and every reference input
+                       file with its size, SHA-256 and row accounting.
+  ref_text_*.bin       reference texts as Arrow large_string buffers (offsets, data)
+  ref_id_*.bin         reference ids, likewise
+  ref_source.bin       uint32 index into manifest["references"] of each reference
+  ref_row.bin          int64 row of each reference in its file
+  ref_codepoints.bin   int64 length of each reference text in code points
+  signatures.bin       uint32 [n, num_perm] MinHash signatures
+  lsh_keys.bin, lsh_ids.bin, lsh_dir.bin   banded LSH tables (csrc/lsh.hpp)
+
+Arrays are memory-mapped on load, so opening costs milliseconds whatever the
+size. load() always checks the manifest and every file's size; verify=True
+also re-hashes every file. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pyarrow as pa
+
+from . import _core
+from ._version import __version__
+from .arrow_bridge import text_buffers
+from .config import NearDupParams
+from .errors import IndexFormatError, InvalidInput, OutputConflict
+from .lsh import optimal_param
+from .minhash import MinHasher, permutations
+from .reader import expand_inputs, iter_batches, sha256_file
+
+FORMAT = "scanner-index"
+FORMAT_VERSION = 1
+STATUS_NAMES = {1: "null_text", 2: "no_tokens", 3: "too_large"}
+
+_ARRAYS = {
+    "ref_text_offsets": "<i8",
+    "ref_text_data": "|u1",
+    "ref_id_offsets": "<i8",
+    "ref_id_data": "|u1",
+    "ref_source": "<u4",
+    "ref_row": "<i8",
+    "ref_codepoints": "<i8",
+    "signatures": "<u4",
+    "lsh_keys": "<u8",
+    "lsh_ids": "<u4",
+    "lsh_dir": "<u4",
+}
+
+
+def _json_bytes(obj) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _fsync_write(path: Path, data) -> str:
+    """Writes bytes or a numpy array to path, fsyncs it, and returns its SHA-256."""
+    buf = memoryview(np.ascontiguousarray(data)).cast("B") if isinstance(data, np.ndarray) else memoryview(data)
+    with open(path, "wb") as f:
+        f.write(buf)
+        f.flush()
+        os.fsync(f.fileno())
+    return hashlib.sha256(buf).hexdigest()
+
+
+def _large_string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 offsets starting at 0, uint8 data) of a string array, nulls as empty strings."""
+    arr = arr.cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
+    if arr.null_count:
+        arr = arr.fill_null("")
+    _, offsets, data = arr.buffers()
+    off = np.frombuffer(offsets, dtype="<i8")[arr.offset:arr.offset + len(arr) + 1] if offsets is not None \
+        else np.zeros(1, dtype="<i8")
+    base = int(off[0]) if len(off) else 0
+    end = int(off[-1]) if len(off) else 0
+    dat = np.frombuffer(data, dtype=np.uint8)[base:end] if data is not None else np.zeros(0, np.uint8)
+    return (off - base).astype("<i8"), dat
+
+
+class ReferenceIndex:
+    """The reference outputs and their near-duplicate detector tables, built once, memory-mapped after.
+
+    Build with ``ReferenceIndex.build(paths, out_dir)``; open with ``ReferenceIndex.load(out_dir)``.
+    """
+
+    def __init__(self, path: Path, manifest: dict, arrays: dict, checksum: str):
+        self.path = path
+        self.manifest = manifest
+        self._arrays = arrays
+        self.checksum = checksum
+        self.params = NearDupParams.from_dict(manifest["params"]["near_duplicate"])
+        lsh = manifest["lsh"]
+        self.bands, self.rows, self.dir_bits = int(lsh["bands"]), int(lsh["rows"]), int(lsh["dir_bits"])
+        self.n_refs = int(manifest["n_refs"])
+        self.references = manifest["references"]
+        self.ref_texts = pa.LargeStringArray.from_buffers(
+            self.n_refs, pa.py_buffer(arrays["ref_text_offsets"]), pa.py_buffer(arrays["ref_text_data"]))
+        self.ref_ids = pa.LargeStringArray.from_buffers(
+            self.n_refs, pa.py_buffer(arrays["ref_id_offsets"]), pa.py_buffer(arrays["ref_id_data"]))
+        self.ref_source = arrays["ref_source"]
+        self.ref_row = arrays["ref_row"]
+        self.ref_codepoints = arrays["ref_codepoints"]
+        self._near_dup = None
+
+    # ---- building -----------------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, references, out_dir, params: Optional[NearDupParams] = None, text_column: str = "text",
+              id_column: Optional[str] = "id", threads: int = 0, batch_rows: int = 8192, progress: bool = False,
+              overwrite: bool = False) -> "ReferenceIndex":
+        """Builds an index of the reference outputs in `references` (Parquet/JSONL files, directories, globs).
+
+        Rows with a null text or no word token are left out and counted per file in the manifest.
+        The directory appears complete or not at all: it is written beside `out_dir` and renamed.
+        """
+        params = params or NearDupParams()
+        out = Path(out_dir)
+        if out.exists() and not overwrite:
+            if not out.is_dir() or any(out.iterdir()):
+                raise OutputConflict(f"{out} exists and is not empty; choose another path or pass overwrite "
+                                     f"(--force)")
+        paths = expand_inputs(references, what="reference")
+        hasher = MinHasher(params.num_perm, params.seed, params.ngram, params.hash, threads)
+        texts, ids, sigs, sources, rows = [], [], [], [], []
+        ref_files = []
+        bar = _progress(paths, progress, "index")
+        for si, path in enumerate(paths):
+            skipped: dict[str, int] = {}
+            n_rows = 0
+            n_used = 0
+            for batch in iter_batches(path, text_column, id_column, batch_rows, chat=True):
+                s, status = hasher.signatures(batch.texts)
+                keep = status == 0
+                for code, name in STATUS_NAMES.items():
+                    c = int(np.count_nonzero(status == code))
+                    if c:
+                        skipped[name] = skipped.get(name, 0) + c
+                batch_rows_idx = (np.asarray(batch.rows) if batch.rows is not None
+                                  else np.arange(batch.row_start, batch.row_start + len(batch.texts)))
+                n_rows = max(n_rows, int(batch_rows_idx[-1]) + 1) if len(batch_rows_idx) else n_rows
+                mask = pa.array(keep)
+                texts.append(batch.texts.filter(mask).cast(pa.large_string()))
+                if batch.ids is not None:
+                    ids.append(batch.ids.filter(mask).cast(pa.large_string()))
+                else:
+                    ids.append(pa.array([str(r) for r in batch_rows_idx[keep]], type=pa.large_string()))
+                sigs.append(s[keep])
+                sources.append(np.full(int(keep.sum()), si, dtype="<u4"))
+                rows.append(batch_rows_idx[keep].astype("<i8"))
+                n_used += int(keep.sum())
+                if bar is not None:
+                    bar.set_postfix_str(os.path.basename(path))
+            ref_files.append({"path": path, "bytes": os.path.getsize(path), "sha256": sha256_file(path),
+                              "items": n_used + sum(skipped.values()), "indexed": n_used, "skipped": skipped})
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        all_texts = pa.concat_arrays(texts) if texts else pa.array([], type=pa.large_string())
+        all_ids = pa.concat_arrays(ids) if ids else pa.array([], type=pa.large_string())
+        n = len(all_texts)
+        sig = np.concatenate(sigs) if sigs else np.zeros((0, params.num_perm), dtype=np.uint32)
+        sig = np.ascontiguousarray(sig, dtype="<u4")
+        if params.bands is not None:
+            bands, rws = params.bands, params.rows
+        else:
+            bands, rws = optimal_param(params.threshold, params.num_perm, params.false_positive_weight,
+                                       params.false_negative_weight)
+        dir_bits = _core.lsh_dir_bits(n)
+        keys, lids, ldir = _core.lsh_build(sig, bands, rws, dir_bits, threads)
+        text_off, text_data = _large_string_parts(all_texts)
+        id_off, id_data = _large_string_parts(all_ids)
+        arrays = {
+            "ref_text_offsets": text_off,
+            "ref_text_data": text_data,
+            "ref_id_offsets": id_off,
+            "ref_id_data": id_data,
+            "ref_source": np.concatenate(sources) if sources else np.zeros(0, "<u4"),
+            "ref_row": np.concatenate(rows) if rows else np.zeros(0, "<i8"),
+            "ref_codepoints": np.asarray(_core.codepoint_counts(text_buffers(all_texts)), dtype="<i8"),
+            "signatures": sig,
+            "lsh_keys": keys,
+            "lsh_ids": lids,
+            "lsh_dir": ldir,
+        }
+        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        files = {}
+        for name, dtype in _ARRAYS.items():
+            a = np.ascontiguousarray(arrays[name], dtype=dtype)
+            digest = _fsync_write(tmp / f"{name}.bin", a)
+            files[name] = {"file": f"{name}.bin", "dtype": dtype, "shape": list(a.shape), "bytes": int(a.nbytes),
+                           "sha256": digest}
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "byteorder": "little",
+            "tool_version": __version__,
+            "unicode_version": _core.UNICODE_VERSION,
+            "params": {"near_duplicate": params.to_dict(), "text_column": text_column, "id_column": id_column},
+            "lsh": {"bands": bands, "rows": rws, "dir_bits": dir_bits},
+            "n_refs": n,
+            "references": ref_files,
+            "arrays": files,
+        }
+        _fsync_write(tmp / "manifest.json", _json_bytes(manifest))
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+        return cls.load(out)
+
+    # ---- loading ------------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path, verify: bool = False) -> "ReferenceIndex":
+        """Opens an index directory, memory-mapping its arrays.
+
+        Checks format, version, byte order and every array's size; with verify=True also every SHA-256.
+        Raises IndexFormatError naming what does not match.
+        """
+        path = Path(path)
+        mpath = path / "manifest.json"
+        if not mpath.is_file():
+            raise IndexFormatError(f"{path}: not a scanner index (no manifest.json); build one with "
+                                   f"`scanner index REFERENCE... -o {path}`")
+        raw = mpath.read_bytes()
+        try:
+            manifest = json.loads(raw)
+        except ValueError as e:
+            raise IndexFormatError(f"{mpath}: damaged manifest ({e}); rebuild the index") from e
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise IndexFormatError(f"{mpath}: not a scanner index manifest")
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexFormatError(f"{path}: index format version {manifest.get('format_version')!r}, this scanner "
+                                   f"{__version__} reads version {FORMAT_VERSION}; rebuild the index")
+        if manifest.get("byteorder") != "little" or sys.byteorder != "little":
+            raise IndexFormatError(f"{path}: index byte order {manifest.get('byteorder')!r} on a {sys.byteorder}-"
+                                   f"endian machine; only little-endian is supported")
+        if manifest.get("unicode_version") != _core.UNICODE_VERSION:
+            raise IndexFormatError(f"{path}: built with Unicode {manifest.get('unicode_version')} tables, this "
+                                   f"build has {_core.UNICODE_VERSION}; rebuild the index")
+        try:
+            files = manifest["arrays"]
+            n = int(manifest["n_refs"])
+            NearDupParams.from_dict(manifest["params"]["near_duplicate"])
+            manifest["lsh"]["bands"], manifest["lsh"]["rows"], manifest["lsh"]["dir_bits"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise IndexFormatError(f"{mpath}: incomplete or invalid manifest ({e!r}); rebuild the index") from e
+        arrays = {}
+        for name, dtype in _ARRAYS.items():
+            meta = files.get(name)
+            if not isinstance(meta, dict) or meta.get("dtype") != dtype:
+                raise IndexFormatError(f"{path}: array {name!r} missing from the manifest or of another type")
+            fpath = path / meta["file"]
+            if Path(meta["file"]).name != meta["file"]:
+                raise IndexFormatError(f"{path}: array file name {meta['file']!r} is not a plain file name")
+            shape = tuple(int(x) for x in meta["shape"])
+            expect = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+            if not fpath.is_file():
+                raise IndexFormatError(f"{fpath}: missing; the index is incomplete, rebuild it")
+            size = fpath.stat().st_size
+            if size != expect or size != meta.get("bytes"):
+                raise IndexFormatError(f"{fpath}: {size} bytes, the manifest says {expect}; the file is truncated "
+                                       f"or replaced, rebuild the index")
+            if verify and sha256_file(str(fpath)) != meta.get("sha256"):
+                raise IndexFormatError(f"{fpath}: SHA-256 differs from the manifest; the file is damaged, rebuild "
+                                       f"the index")
+            arrays[name] = (np.memmap(fpath, dtype=dtype, mode="r", shape=shape) if expect
+                            else np.zeros(shape, dtype=dtype))
+        _check_shapes(path, manifest, arrays, n)
+        return cls(path, manifest, arrays, hashlib.sha256(raw).hexdigest())
+
+    def verify(self) -> None:
+        """Re-hashes every array file against the manifest (raises IndexFormatError)."""
+        ReferenceIndex.load(self.path, verify=True)
+
+    # ---- detectors ----------------------------------------------------------------------------------------
+
+    @property
+    def near_dup(self):
+        """The native near-duplicate detector over this index (built lazily, shares the mapped arrays)."""
+        if self._near_dup is None:
+            p = self.params
+            a, b = permutations(p.num_perm, p.seed)
+            ar = self._arrays
+            self._near_dup = _core.NearDupIndex(
+                ar["signatures"], ar["lsh_keys"], ar["lsh_ids"], ar["lsh_dir"], self.bands, self.rows,
+                self.dir_bits, text_buffers(self.ref_texts), p.ngram, 0 if p.hash == "fast" else 1, a, b)
+        return self._near_dup
+
+    def ref_text(self, i: int) -> str:
+        return self.ref_texts[i].as_py()
+
+
+def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
+    p = manifest["params"]["near_duplicate"]
+    lsh = manifest["lsh"]
+    bands, dir_bits = int(lsh["bands"]), int(lsh["dir_bits"])
+    expected = {
+        "ref_text_offsets": (n + 1,), "ref_id_offsets": (n + 1,), "ref_source": (n,), "ref_row": (n,),
+        "ref_codepoints": (n,), "signatures": (n, int(p["num_perm"])), "lsh_keys": (bands, n),
+        "lsh_ids": (bands, n), "lsh_dir": (bands, (1 << dir_bits) + 1),
+    }
+    for name, shape in expected.items():
+        if tuple(arrays[name].shape) != shape:
+            raise IndexFormatError(f"{path}: array {name!r} has shape {tuple(arrays[name].shape)}, expected {shape}")
+    for name, data in (("ref_text", "ref_text_data"), ("ref_id", "ref_id_data")):
+        off = arrays[f"{name}_offsets"]
+        if off[0] != 0 or off[-1] != arrays[data].shape[0] or np.any(np.diff(off) < 0):
+            raise IndexFormatError(f"{path}: {name} offsets are damaged; rebuild the index")
+    if n and int(arrays["ref_source"].max()) >= len(manifest["references"]):
+        raise IndexFormatError(f"{path}: ref_source points past the reference file list")
+
+
+def _progress(items, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=len(items), desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)

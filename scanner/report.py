@@ -1,0 +1,126 @@
+"""Summaries of a scan output directory: numbers with 95% intervals, per file and per reference."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from .errors import InputNotFound, InvalidInput
+
+HISTOGRAM_EDGES = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n ((0, 1) when n == 0)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def load_manifest(out_dir) -> dict:
+    path = Path(out_dir) / "manifest.json"
+    if not path.is_file():
+        raise InputNotFound(f"{out_dir}: no manifest.json; is this the output directory of `scanner scan`?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise InvalidInput(f"{path}: damaged manifest ({e})") from e
+
+
+def summarize(out_dir, top: int = 10) -> dict:
+    """Numbers of a scan, from its manifest and findings."""
+    out = Path(out_dir)
+    m = load_manifest(out)
+    t = m["totals"]
+    scanned = t["rows_scanned"]
+    detectors = {}
+    table = pq.read_table(out / "findings") if (out / "findings").is_dir() else None
+    for det in m["detectors"] + ["any"]:
+        k = t["documents_flagged"].get(det, 0)
+        lo, hi = wilson_interval(k, scanned)
+        detectors[det] = {"documents_flagged": k, "findings": t["findings"].get(det, 0) if det != "any"
+                          else sum(t["findings"].values()),
+                          "rate": k / scanned if scanned else 0.0, "rate_ci95": [lo, hi]}
+    near = {}
+    if table is not None and table.num_rows:
+        nd = table.filter(np.asarray(table.column("detector").to_numpy(zero_copy_only=False) == "near_duplicate"))
+        if nd.num_rows:
+            scores = nd.column("score").to_numpy()
+            hist, _ = np.histogram(scores, bins=HISTOGRAM_EDGES)
+            near["score_histogram"] = [{"from": HISTOGRAM_EDGES[i], "to": HISTOGRAM_EDGES[i + 1], "findings": int(c)}
+                                       for i, c in enumerate(hist)]
+            below = int(np.count_nonzero(scores < HISTOGRAM_EDGES[0]))
+            if below:
+                near["score_histogram"].insert(0, {"from": 0.0, "to": HISTOGRAM_EDGES[0], "findings": below})
+            grouped = nd.group_by(["ref_source", "ref_id"]).aggregate([("row", "count")]).sort_by(
+                [("row_count", "descending"), ("ref_source", "ascending"), ("ref_id", "ascending")])
+            near["top_references"] = [
+                {"ref_source": r["ref_source"], "ref_id": r["ref_id"], "corpus_copies": r["row_count"]}
+                for r in grouped.slice(0, top).to_pylist()]
+    per_file = []
+    for rec in m["inputs"]:
+        n = rec["rows_scanned"]
+        k = rec["documents_flagged"].get("any", 0)
+        per_file.append({"path": rec["path"], "rows_read": rec["rows_read"], "rows_scanned": n,
+                         "rows_skipped": rec["rows_skipped"], "documents_flagged": k,
+                         "rate": k / n if n else 0.0, "rate_ci95": list(wilson_interval(k, n))})
+    return {
+        "tool_version": m["tool_version"],
+        "index_checksum_sha256": m["index"]["checksum_sha256"],
+        "references": m["index"]["n_refs"],
+        "files": t["files"], "rows_read": t["rows_read"], "rows_scanned": scanned,
+        "rows_skipped": t["rows_skipped"], "characters": t["characters"], "tokens": t["tokens"],
+        "detectors": detectors, "near_duplicate": near, "per_file": per_file,
+        "threshold": m["options"]["threshold"], "limits_hit": {k: v for k, v in m["stats"].items()
+                                                                 if k.endswith("truncated") and v},
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def render_text(s: dict) -> str:
+    """The summary as plain text for a terminal."""
+    lines = []
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(s["rows_skipped"].items())) or "none"
+    lines.append(f"scanner {s['tool_version']}: {s['files']} file(s), {s['rows_read']} rows read, "
+                 f"{s['rows_scanned']} scanned, skipped: {skipped}")
+    lines.append(f"{s['characters']} characters, {s['tokens']} tokens; {s['references']} reference outputs "
+                 f"(index sha256 {s['index_checksum_sha256'][:16]}...)")
+    lines.append("")
+    lines.append(f"{'detector':<16}{'documents':>10}{'findings':>10}{'rate':>10}   95% interval")
+    for det, d in s["detectors"].items():
+        lo, hi = d["rate_ci95"]
+        lines.append(f"{det:<16}{d['documents_flagged']:>10}{d['findings']:>10}{_pct(d['rate']):>10}   "
+                     f"{_pct(lo)} - {_pct(hi)}")
+    near = s["near_duplicate"]
+    if near.get("score_histogram"):
+        lines.append("")
+        lines.append(f"near-duplicate Jaccard (threshold {s['threshold']}):")
+        for b in near["score_histogram"]:
+            lines.append(f"  [{b['from']:.2f}, {b['to']:.2f}{']' if b['to'] == 1.0 else ')'}  {b['findings']}")
+    if near.get("top_references"):
+        lines.append("")
+        lines.append("most copied reference outputs:")
+        for r in near["top_references"]:
+            lines.append(f"  {r['corpus_copies']:>6}  {r['ref_id']}  ({r['ref_source']})")
+    lines.append("")
+    lines.append("per file:")
+    for f in s["per_file"]:
+        lo, hi = f["rate_ci95"]
+        lines.append(f"  {f['path']}: {f['documents_flagged']}/{f['rows_scanned']} flagged "
+                     f"({_pct(f['rate'])}, 95% {_pct(lo)} - {_pct(hi)})")
+    if s["limits_hit"]:
+        lines.append("")
+        lines.append("limits hit (raise --max-matches / --max-verify to keep everything): " +
+                     ", ".join(f"{k} {v}" for k, v in s["limits_hit"].items()))
+    return "\n".join(lines) + "\n"
