@@ -38,12 +38,14 @@ def main():
 @click.option("--threshold", default=0.5, show_default=True, help="Near-duplicate Jaccard threshold.")
 @click.option("--hash", "hash_mode", type=click.Choice(HASH_MODES), default="fast", show_default=True,
               help="Shingle hash: fast, or datasketch (SHA-1, signatures identical to datasketch.MinHash).")
+@click.option("--false-negative-weight", default=0.95, show_default=True,
+              help="Weight of misses against false candidates when choosing LSH bands and rows (0..1).")
 @click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
 @click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
 @click.option("--force", is_flag=True, help="Replace an existing index directory.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
-def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, threshold, hash_mode, threads,
-              batch_rows, force, progress):
+def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, threshold, hash_mode,
+              false_negative_weight, threads, batch_rows, force, progress):
     """Build an index of REFERENCE outputs (Parquet/JSONL files, directories or globs).
 
     JSONL lines hold {"text": ...} or chat records {"messages": [{"role": "assistant", "content": ...}]},
@@ -51,7 +53,9 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
     """
     from .index import ReferenceIndex
     try:
-        params = NearDupParams(num_perm=num_perm, seed=seed, ngram=ngram, threshold=threshold, hash=hash_mode)
+        params = NearDupParams(num_perm=num_perm, seed=seed, ngram=ngram, threshold=threshold, hash=hash_mode,
+                               false_negative_weight=false_negative_weight,
+                               false_positive_weight=round(1.0 - false_negative_weight, 12))
         idx = ReferenceIndex.build(list(reference), out, params=params, text_column=text_column,
                                    id_column=id_column, threads=threads, batch_rows=batch_rows,
                                    progress=progress, overwrite=force)

@@ -22,7 +22,12 @@ class NearDupParams:
         hash: "fast" (our 64-bit shingle hash) or "datasketch" (SHA-1, bit-identical
             signatures to datasketch.MinHash(num_perm, seed) fed the same shingles).
         bands, rows: LSH layout; None chooses them from threshold as datasketch does.
-        false_positive_weight, false_negative_weight: weights of that choice.
+        false_positive_weight, false_negative_weight: weights of that choice (datasketch's
+            procedure). Every LSH candidate is verified by exact Jaccard, so a false
+            positive costs only time while a false negative loses a finding: the defaults
+            weight misses 19:1, which at threshold 0.5 and 128 permutations gives 26 bands
+            of 3 rows and a candidate probability of 0.97 at Jaccard 0.5, 0.998 at 0.6
+            (datasketch's equal weights: 25 x 5, 0.55 and 0.87).
     """
 
     num_perm: int = 128
@@ -32,8 +37,8 @@ class NearDupParams:
     hash: str = "fast"
     bands: Optional[int] = None
     rows: Optional[int] = None
-    false_positive_weight: float = 0.5
-    false_negative_weight: float = 0.5
+    false_positive_weight: float = 0.05
+    false_negative_weight: float = 0.95
 
     def __post_init__(self):
         if not isinstance(self.num_perm, int) or not 2 <= self.num_perm <= 4096:

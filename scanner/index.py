@@ -65,7 +65,8 @@ def _json_bytes(obj) -> bytes:
 
 def _fsync_write(path: Path, data) -> str:
     """Writes bytes or a numpy array to path, fsyncs it, and returns its SHA-256."""
-    buf = memoryview(np.ascontiguousarray(data)).cast("B") if isinstance(data, np.ndarray) else memoryview(data)
+    buf = (memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8)) if isinstance(data, np.ndarray)
+           else memoryview(data))
     with open(path, "wb") as f:
         f.write(buf)
         f.flush()

@@ -183,7 +183,10 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         "index": {"path": str(idx.path), "checksum_sha256": idx.checksum, "n_refs": idx.n_refs,
                   "params": idx.manifest["params"], "lsh": idx.manifest["lsh"],
                   "references": idx.references},
-        "options": asdict(opts) | {"threshold": threshold, "prefilter": prefilter},
+        # threads and batch_rows change how the work is cut, never the result, so they stay out:
+        # the manifest is byte-identical whatever they are.
+        "options": {k: v for k, v in asdict(opts).items() if k not in ("threads", "batch_rows")}
+        | {"threshold": threshold, "prefilter": prefilter},
         "detectors": ["near_duplicate"],
         "inputs": inputs,
         "totals": _totals(inputs),

@@ -1,0 +1,150 @@
+"""End to end on the bundled example (real reference outputs and human text with planted copies),
+checked against its answer key and the naive Jaccard oracle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from reference import naive_normalize as naive
+
+from scanner.errors import InputNotFound, InvalidInput, OutputConflict
+from scanner.scan import ScanOptions, scan
+
+
+@pytest.fixture(scope="module")
+def result(tiny, tiny_index, tmp_path_factory):
+    out = tmp_path_factory.mktemp("scan") / "out"
+    manifest = scan([str(tiny["corpus"])], tiny_index, out)
+    return out, manifest, pq.read_table(out / "findings")
+
+
+@pytest.fixture(scope="module")
+def data(tiny):
+    corpus = pq.read_table(tiny["corpus"])
+    ref = pq.read_table(tiny["reference"])
+    key = pq.read_table(tiny["answer_key"]).to_pylist()
+    return ({i: t for i, t in zip(corpus["id"].to_pylist(), corpus["text"].to_pylist())},
+            {i: t for i, t in zip(ref["id"].to_pylist(), ref["text"].to_pylist())}, key)
+
+
+def test_planted_near_duplicates_are_found_with_their_reference(result, data):
+    _, _, table = result
+    docs, refs, key = data
+    found = {(r["doc_id"], r["ref_id"]): r for r in table.to_pylist() if r["detector"] == "near_duplicate"}
+    planted = [k for k in key if k["kind"] == "near_duplicate"]
+    assert len(planted) == 60
+    above = hits = 0
+    for k in planted:
+        j = naive.jaccard(docs[k["id"]].encode(), refs[k["ref_id"]].encode(), 5)
+        f = found.get((k["id"], k["ref_id"]))
+        if j >= 0.5:
+            above += 1
+            hits += f is not None
+            if j >= 0.6:
+                assert f is not None, (k, j)
+        else:
+            assert f is None, (k, j)
+        if f is not None:
+            assert f["score"] == pytest.approx(j, abs=1e-12)
+    # Edit rates up to 5% with surface changes (case, fullwidth, zero-width) stay above 0.5.
+    assert above >= 35 and hits / above >= 0.95, (hits, above)
+
+
+def test_every_finding_is_a_true_near_duplicate_and_human_text_gives_none(result, data):
+    _, _, table = result
+    docs, refs, key = data
+    planted = {k["id"] for k in key}
+    for f in table.to_pylist():
+        assert f["detector"] == "near_duplicate"
+        j = naive.jaccard(docs[f["doc_id"]].encode(), refs[f["ref_id"]].encode(), 5)
+        assert j >= 0.5 and f["score"] == pytest.approx(j, abs=1e-12)
+        assert f["doc_id"] in planted
+        text = docs[f["doc_id"]]
+        assert (f["start"], f["end"]) == (0, len(text))
+        assert (f["ref_start"], f["ref_end"]) == (0, len(refs[f["ref_id"]]))
+        assert f["source"].endswith("corpus.parquet") and f["ref_source"].endswith("reference.parquet")
+        assert text.split()[0][:5].lower() in f["snippet"].lower() or f["snippet"]
+    human = [i for i in docs if i not in planted]
+    assert len(human) == 304
+    assert not set(table["doc_id"].to_pylist()) & set(human)
+
+
+def test_manifest_accounts_for_every_row(result, tiny):
+    out, m, table = result
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == m
+    (rec,) = m["inputs"]
+    assert rec["rows_read"] == 394
+    assert rec["rows_skipped"] == {"null_text": 1, "no_tokens": 3}
+    assert rec["rows_read"] == rec["rows_scanned"] + sum(rec["rows_skipped"].values())
+    import hashlib
+    assert rec["sha256"] == hashlib.sha256(tiny["corpus"].read_bytes()).hexdigest()
+    assert rec["findings"]["near_duplicate"] == table.num_rows
+    assert rec["documents_flagged"]["near_duplicate"] == len(set(table["row"].to_pylist()))
+    assert m["index"]["checksum_sha256"] and m["index"]["n_refs"] == 400
+    rows = table["row"].to_pylist()
+    assert rows == sorted(rows)
+
+
+def test_thread_count_and_batching_do_not_change_a_byte(result, tiny, tiny_index, tmp_path):
+    out, _, _ = result
+    other = tmp_path / "o"
+    scan([str(tiny["corpus"])], tiny_index, other, ScanOptions(threads=1, batch_rows=7))
+    for rel in ("manifest.json", "findings/part-00000.parquet"):
+        assert (other / rel).read_bytes() == (out / rel).read_bytes(), rel
+
+
+def test_ids_sliced_batches_and_jsonl_corpus(tiny, tiny_index, tmp_path, data):
+    docs, _, _ = data
+    corpus = pq.read_table(tiny["corpus"])
+    jl = tmp_path / "c.jsonl"
+    with open(jl, "w") as f:
+        for i, t in zip(corpus["id"].to_pylist(), corpus["text"].to_pylist()):
+            f.write(json.dumps({"id": i, "text": t}) + "\n")
+    a = scan([str(tiny["corpus"])], tiny_index, tmp_path / "a")
+    b = scan([str(jl)], tiny_index, tmp_path / "b")
+    ta = pq.read_table(tmp_path / "a" / "findings").drop_columns(["source"])
+    tb = pq.read_table(tmp_path / "b" / "findings").drop_columns(["source"])
+    assert ta.equals(tb)
+    assert a["totals"]["rows_skipped"] == b["totals"]["rows_skipped"]
+
+
+def test_output_conflicts_and_bad_inputs(tiny, tiny_index, tmp_path):
+    out = tmp_path / "out"
+    scan([str(tiny["corpus"])], tiny_index, out)
+    with pytest.raises(OutputConflict, match="--force"):
+        scan([str(tiny["corpus"])], tiny_index, out)
+    scan([str(tiny["corpus"])], tiny_index, out, force=True)
+    with pytest.raises(InputNotFound):
+        scan([str(tmp_path / "missing.parquet")], tiny_index, tmp_path / "o2")
+    with pytest.raises(InvalidInput, match="no column 'body'"):
+        scan([str(tiny["corpus"])], tiny_index, tmp_path / "o3", ScanOptions(text_column="body"))
+    bad = tmp_path / "ints.parquet"
+    pq.write_table(pa.table({"text": pa.array([1, 2, 3])}), bad)
+    with pytest.raises(InvalidInput, match="not text"):
+        scan([str(bad)], tiny_index, tmp_path / "o4")
+    with pytest.raises(InvalidInput, match="no id column 'doc'"):
+        scan([str(tiny["corpus"])], tiny_index, tmp_path / "o5", ScanOptions(id_column="doc"))
+
+
+def test_limits_are_counted_not_silent(tiny_index, tmp_path, data):
+    # The same reference text five times in the corpus reference set would make five findings;
+    # with max_matches=1 one is kept and the rest counted.
+    _, refs, key = data
+    rid = next(k["ref_id"] for k in key if k["kind"] == "near_duplicate" and k["edit_rate"] == 0.0)
+    refp = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"id": [f"{rid}-{i}" for i in range(5)], "text": [refs[rid]] * 5}), refp)
+    from scanner.index import ReferenceIndex
+    idx = ReferenceIndex.build([str(refp)], tmp_path / "idx")
+    cp = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"text": [refs[rid]]}), cp)
+    m = scan([str(cp)], idx, tmp_path / "o", ScanOptions(max_matches=1))
+    assert m["totals"]["findings"] == {"near_duplicate": 1}
+    assert m["stats"]["matches_truncated"] == 4
+    t = pq.read_table(tmp_path / "o" / "findings")
+    assert t["ref_id"].to_pylist() == [f"{rid}-0"] and t["doc_id"].to_pylist() == [None]
+    assert np.isclose(t["score"][0].as_py(), 1.0)
