@@ -114,7 +114,7 @@ PYBIND11_MODULE(_core, m) {
         const ByteSpan s = bytes_span(text);
         NormalizedText out;
         normalize_into<true>(s, out);
-        py::bytes nb(reinterpret_cast<const char*>(out.bytes.data()), out.bytes.size());
+        py::bytes nb(reinterpret_cast<const char*>(out.data()), out.size);
         return py::make_tuple(nb, to_numpy(std::move(out.src)));
     }, py::arg("text"), "Normalized UTF-8 and the original byte offset of every normalized byte.");
 
@@ -123,10 +123,10 @@ PYBIND11_MODULE(_core, m) {
         NormalizedText norm;
         normalize_into<false>(s, norm);
         std::vector<Token> toks;
-        tokenize(norm.bytes.data(), norm.bytes.size(), toks);
+        tokenize(norm.data(), norm.size, toks);
         py::list out;
         for (const Token& t : toks)
-            out.append(py::bytes(reinterpret_cast<const char*>(norm.bytes.data() + t.begin), t.end - t.begin));
+            out.append(py::bytes(reinterpret_cast<const char*>(norm.data() + t.begin), t.end - t.begin));
         return out;
     }, py::arg("text"), "Word tokens of the normalized text, as UTF-8 bytes.");
 
@@ -218,6 +218,19 @@ PYBIND11_MODULE(_core, m) {
         }), py::arg("signatures"), py::arg("keys"), py::arg("ids"), py::arg("dir"), py::arg("bands"),
             py::arg("rows"), py::arg("dir_bits"), py::arg("ref_column"), py::arg("k"), py::arg("mode"),
             py::arg("a"), py::arg("b"))
+        .def("candidates", [](const PyNearDupIndex& self, const U32& sigs, int threads) {
+            if (sigs.ndim() != 2 || sigs.shape(1) != self.idx.mh.num_perm)
+                throw InvalidArgument("signatures must be a 2-D uint32 array with num_perm columns");
+            std::vector<std::int64_t> offsets;
+            std::vector<std::uint32_t> ids;
+            const std::uint32_t* sp = sigs.data();
+            const auto rows = static_cast<std::size_t>(sigs.shape(0));
+            {
+                py::gil_scoped_release release;
+                lsh_query_batch(self.idx.lsh, sp, rows, threads, offsets, ids);
+            }
+            return py::make_tuple(to_numpy(std::move(offsets)), to_numpy(std::move(ids)));
+        }, py::arg("signatures"), py::arg("threads"), "LSH candidates of each signature row, as CSR (offsets, ids).")
         .def("scan", [](const PyNearDupIndex& self, const py::tuple& column, double threshold, double prefilter,
                         std::size_t max_verify, std::size_t max_matches, int threads) {
             ColumnArg c = column_arg(column);

@@ -22,6 +22,12 @@
 #include "hash.hpp"
 #include "parallel.hpp"
 
+#if defined(__GNUC__)
+#define SCANNER_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define SCANNER_PREFETCH(p) ((void)0)
+#endif
+
 namespace scanner {
 
 inline std::uint64_t band_key(const std::uint32_t* sig, int band, int rows) {
@@ -63,22 +69,60 @@ struct LshTables {
     }
 
     // Appends the references sharing at least one band with sig, sorted and unique.
-    void candidates(const std::uint32_t* sig, std::vector<std::uint32_t>& out) const {
+    // Three passes over the bands (keys and directory prefetch, table prefetch,
+    // compare) so the cache misses of all bands overlap instead of queueing.
+    void candidates(const std::uint32_t* sig, std::vector<std::uint32_t>& out,
+                    std::vector<std::uint64_t>& scratch) const {
         out.clear();
         const int shift = 64 - dir_bits;
+        scratch.resize(static_cast<std::size_t>(bands) * 2);
+        std::uint64_t* bkey = scratch.data();
+        std::uint64_t* range = scratch.data() + bands;
         for (int b = 0; b < bands; ++b) {
-            const std::uint64_t key = band_key(sig, b, rows);
-            const std::uint32_t* d = dir + b * dir_len();
-            const std::size_t slot = static_cast<std::size_t>(key >> shift);
+            bkey[b] = band_key(sig, b, rows);
+            SCANNER_PREFETCH(dir + b * dir_len() + (bkey[b] >> shift));
+        }
+        for (int b = 0; b < bands; ++b) {
+            const std::uint32_t* d = dir + b * dir_len() + (bkey[b] >> shift);
+            range[b] = (static_cast<std::uint64_t>(d[0]) << 32) | d[1];
+            SCANNER_PREFETCH(keys + b * n + d[0]);
+        }
+        for (int b = 0; b < bands; ++b) {
             const std::uint64_t* k = keys + b * n;
             const std::uint32_t* id = ids + b * n;
-            for (std::uint32_t j = d[slot]; j < d[slot + 1]; ++j)
-                if (k[j] == key) out.push_back(id[j]);
+            const std::uint32_t hi = static_cast<std::uint32_t>(range[b]);
+            for (std::uint32_t j = static_cast<std::uint32_t>(range[b] >> 32); j < hi; ++j)
+                if (k[j] == bkey[b]) out.push_back(id[j]);
         }
         std::sort(out.begin(), out.end());
         out.erase(std::unique(out.begin(), out.end()), out.end());
     }
 };
+
+// Candidates of many signatures (rows * num_perm, row-major) as CSR: offsets
+// (rows + 1) and ids. Independent of the thread count.
+inline void lsh_query_batch(const LshTables& t, const std::uint32_t* sigs, std::size_t rows, int threads,
+                            std::vector<std::int64_t>& offsets, std::vector<std::uint32_t>& ids) {
+    const std::size_t chunk = 256;
+    const std::size_t n_chunks = (rows + chunk - 1) / chunk;
+    std::vector<std::vector<std::uint32_t>> part_ids(n_chunks);
+    std::vector<std::vector<std::int64_t>> part_counts(n_chunks);
+    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
+        std::vector<std::uint32_t> cand;
+        std::vector<std::uint64_t> scratch;
+        for (std::size_t r = c * chunk; r < std::min(rows, (c + 1) * chunk); ++r) {
+            t.candidates(sigs + r * static_cast<std::size_t>(t.num_perm), cand, scratch);
+            part_ids[c].insert(part_ids[c].end(), cand.begin(), cand.end());
+            part_counts[c].push_back(static_cast<std::int64_t>(cand.size()));
+        }
+    });
+    offsets.assign(1, 0);
+    ids.clear();
+    for (std::size_t c = 0; c < n_chunks; ++c) {
+        for (std::int64_t k : part_counts[c]) offsets.push_back(offsets.back() + k);
+        ids.insert(ids.end(), part_ids[c].begin(), part_ids[c].end());
+    }
+}
 
 // Fills keys/ids (bands * n) and dir (bands * (2^dir_bits + 1)) from n signatures.
 inline void lsh_build(const std::uint32_t* sigs, std::size_t n, int num_perm, int bands, int rows, int dir_bits,

@@ -48,26 +48,47 @@ struct ShingleScratch {
 };
 
 inline constexpr std::uint64_t kTokenSeed = 0x5ca77e5dULL;
+inline constexpr std::uint64_t kShingleBase = 0x9e3779b97f4a7c15ULL;
 
-// Fills s.h64 (and s.h32 when want_h32) for a document. Returns the token count.
+// Hash of one token. Tokens of up to 8 bytes (most words) are read with one
+// masked 8-byte load, which the caller's padding makes safe, and mixed by a
+// bijection, so two different short tokens never collide.
+inline std::uint64_t token_hash(const std::uint8_t* p, std::size_t n) {
+    if (n <= 8) {
+        std::uint64_t v = load_le64(p);
+        if (n < 8) v &= (std::uint64_t(1) << (8 * n)) - 1;
+        return fmix64((v ^ kTokenSeed) * 0x9fb21c651e98df25ULL + n);
+    }
+    return hash_bytes(p, n, kTokenSeed);
+}
+
+// Fills s.norm, s.tokens, s.h64 (and s.h32 when want_h32) for a document.
+// Shingle identities are a rolling polynomial of the token hashes
+// (sum of t[i+j] * B^(k-1-j) mod 2^64, one multiply-add per shingle to
+// update) passed through fmix64. Returns the token count.
 inline std::size_t shingle_document(ByteSpan text, int k, HashMode mode, bool want_h32, ShingleScratch& s) {
     normalize_into<false>(text, s.norm);
-    const std::uint8_t* nb = s.norm.bytes.data();
-    tokenize(nb, s.norm.bytes.size(), s.tokens);
+    const std::uint8_t* nb = s.norm.data();
+    tokenize(nb, s.norm.size, s.tokens);
     const std::size_t nt = s.tokens.size();
     s.h64.clear();
     s.h32.clear();
     if (nt == 0) return 0;
     s.token_hash.resize(nt);
     for (std::size_t t = 0; t < nt; ++t)
-        s.token_hash[t] = hash_bytes(nb + s.tokens[t].begin, s.tokens[t].end - s.tokens[t].begin, kTokenSeed);
+        s.token_hash[t] = token_hash(nb + s.tokens[t].begin, s.tokens[t].end - s.tokens[t].begin);
     const std::size_t kk = std::min<std::size_t>(static_cast<std::size_t>(k), nt);
     const std::size_t n_sh = nt - kk + 1;
+    const std::uint64_t salt = 0x243f6a8885a308d3ULL ^ kk;
+    std::uint64_t top = 1;  // B^(kk-1)
+    for (std::size_t j = 1; j < kk; ++j) top *= kShingleBase;
+    std::uint64_t h = 0;
+    for (std::size_t j = 0; j < kk; ++j) h = h * kShingleBase + s.token_hash[j];
     s.h64.resize(n_sh);
-    for (std::size_t i = 0; i < n_sh; ++i) {
-        std::uint64_t h = 0x243f6a8885a308d3ULL ^ kk;
-        for (std::size_t j = 0; j < kk; ++j) h = fmix64(h * 0x9e3779b97f4a7c15ULL + s.token_hash[i + j]);
-        s.h64[i] = h;
+    s.h64[0] = fmix64(h ^ salt);
+    for (std::size_t i = 1; i < n_sh; ++i) {
+        h = (h - s.token_hash[i - 1] * top) * kShingleBase + s.token_hash[i + kk - 1];
+        s.h64[i] = fmix64(h ^ salt);
     }
     if (!want_h32) return nt;
     s.h32.resize(n_sh);
@@ -89,19 +110,38 @@ inline std::size_t shingle_document(ByteSpan text, int k, HashMode mode, bool wa
 }
 
 namespace detail {
+#if defined(__GNUC__)
+#define SCANNER_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SCANNER_ALWAYS_INLINE inline
+#endif
+
+// B permutations at a time, kept in registers across all shingles of a document.
+// Always inlined, so each target clone of minhash_kernel gets its own vector code.
+template <std::size_t B>
+SCANNER_ALWAYS_INLINE void minhash_block(const std::uint32_t* hv, std::size_t n, const std::uint32_t* a, const std::uint32_t* b,
+                          std::uint32_t* sig) {
+    std::uint32_t s[B], av[B], bv[B];
+    for (std::size_t j = 0; j < B; ++j) { s[j] = sig[j]; av[j] = a[j]; bv[j] = b[j]; }
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t x = hv[i];
+        for (std::size_t j = 0; j < B; ++j) {
+            const std::uint32_t v = av[j] * x + bv[j];
+            s[j] = v < s[j] ? v : s[j];
+        }
+    }
+    for (std::size_t j = 0; j < B; ++j) sig[j] = s[j];
+}
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SCANNER_NO_DISPATCH)
 __attribute__((target_clones("avx2", "default")))
 #endif
-inline void minhash_kernel(const std::uint32_t* hv, std::size_t n, const std::uint32_t* __restrict a,
-                           const std::uint32_t* __restrict b, std::size_t num_perm,
-                           std::uint32_t* __restrict sig) {
-    for (std::size_t s = 0; s < n; ++s) {
-        const std::uint32_t x = hv[s];
-        for (std::size_t i = 0; i < num_perm; ++i) {
-            const std::uint32_t v = a[i] * x + b[i];
-            sig[i] = v < sig[i] ? v : sig[i];
-        }
-    }
+inline void minhash_kernel(const std::uint32_t* hv, std::size_t n, const std::uint32_t* a, const std::uint32_t* b,
+                           std::size_t num_perm, std::uint32_t* sig) {
+    std::size_t base = 0;
+    for (; base + 32 <= num_perm; base += 32) minhash_block<32>(hv, n, a + base, b + base, sig + base);
+    for (; base + 8 <= num_perm; base += 8) minhash_block<8>(hv, n, a + base, b + base, sig + base);
+    for (; base < num_perm; ++base) minhash_block<1>(hv, n, a + base, b + base, sig + base);
 }
 }  // namespace detail
 

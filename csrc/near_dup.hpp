@@ -77,6 +77,7 @@ inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& i
         std::vector<std::uint32_t> sig(static_cast<std::size_t>(P));
         std::vector<std::uint64_t> doc_set, ref_set;
         std::vector<std::uint32_t> cand;
+        std::vector<std::uint64_t> lsh_scratch;
         std::vector<std::pair<double, std::uint32_t>> passed;
         struct Found { double jaccard, estimate; std::uint32_t ref; };
         std::vector<Found> found;
@@ -93,7 +94,7 @@ inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& i
             if (nt == 0) { res.status[ur] = kNoTokens; continue; }
             if (idx.lsh.n == 0) continue;
             minhash_signature(s.h32, idx.mh, sig.data());
-            idx.lsh.candidates(sig.data(), cand);
+            idx.lsh.candidates(sig.data(), cand, lsh_scratch);
             out.candidates += static_cast<std::int64_t>(cand.size());
             passed.clear();
             for (const std::uint32_t ref : cand) {

@@ -16,6 +16,7 @@
 //   (Han, kana, Thai, ...) are tokens of their own; punctuation, symbols and
 //   spaces separate tokens.
 #pragma once
+#include <cstring>
 #include <vector>
 
 #include "common.hpp"
@@ -67,10 +68,15 @@ inline std::int64_t count_codepoints(ByteSpan s) {
     return n;
 }
 
+// Output of normalize_into. `bytes` has kPad zero bytes of slack past size() so
+// that readers may load 8 bytes at any position below size() (see tokenize_hash).
 struct NormalizedText {
+    static constexpr std::size_t kPad = 8;
     std::vector<std::uint8_t> bytes;
     std::vector<std::uint32_t> src;  // original byte offset per normalized byte (if kept)
-    void clear() { bytes.clear(); src.clear(); }
+    std::size_t size = 0;
+    const std::uint8_t* data() const { return bytes.data(); }
+    void clear() { size = 0; src.clear(); }
 };
 
 namespace detail {
@@ -78,8 +84,9 @@ namespace detail {
 struct AsciiTable {
     // fold[c]: folded byte, 0xfe for whitespace, 0xff to drop. kind[c]: CharKind.
     std::uint8_t fold[128];
-    std::uint8_t kind[128];
+    std::uint8_t kind[256];
     AsciiTable() {
+        for (unsigned c = 0; c < 256; ++c) kind[c] = 0xff;  // >= 0x80: decode first
         for (unsigned c = 0; c < 128; ++c) {
             const std::uint32_t e = unicode_entry(c);
             const unsigned k = e & 7;
@@ -91,35 +98,49 @@ struct AsciiTable {
         }
     }
 };
-inline const AsciiTable& ascii_table() {
-    static const AsciiTable t;
-    return t;
-}
+// Built once at load time, so hot loops read it without a guard check.
+inline const AsciiTable kAscii;
 
 }  // namespace detail
 
 template <bool kKeepOffsets>
 inline void normalize_into(ByteSpan text, NormalizedText& out) {
     out.clear();
-    out.bytes.reserve(text.size + 8);
-    if (kKeepOffsets) out.src.reserve(text.size + 8);
-    const auto& at = detail::ascii_table();
+    if (out.bytes.size() < text.size + 64) out.bytes.resize(text.size + text.size / 2 + 64);
+    if (kKeepOffsets) out.src.resize(out.bytes.size());
+    std::uint8_t* o = out.bytes.data();
+    std::uint32_t* so = kKeepOffsets ? out.src.data() : nullptr;
+    std::size_t w = 0;
+    // Room for `extra` more bytes plus the trailing pad; grows rarely (folded forms may expand).
+    auto ensure = [&](std::size_t extra) {
+        if (w + extra + NormalizedText::kPad > out.bytes.size()) {
+            out.bytes.resize((w + extra + NormalizedText::kPad) * 2);
+            o = out.bytes.data();
+            if (kKeepOffsets) {
+                out.src.resize(out.bytes.size());
+                so = out.src.data();
+            }
+        }
+    };
+    const auto& at = detail::kAscii;
     bool pending_space = false;
+    auto put = [&](std::uint8_t b, std::uint32_t src) {
+        o[w] = b;
+        if (kKeepOffsets) so[w] = src;
+        ++w;
+    };
     auto emit = [&](const std::uint8_t* b, std::size_t n, std::uint32_t src) {
+        ensure(2 * n);
         for (std::size_t j = 0; j < n; ++j) {
             if (b[j] == ' ') {
                 pending_space = true;
                 continue;
             }
             if (pending_space) {
-                if (!out.bytes.empty()) {
-                    out.bytes.push_back(' ');
-                    if (kKeepOffsets) out.src.push_back(src);
-                }
+                if (w) put(' ', src);
                 pending_space = false;
             }
-            out.bytes.push_back(b[j]);
-            if (kKeepOffsets) out.src.push_back(src);
+            put(b[j], src);
         }
     };
     const std::uint8_t* p = text.data;
@@ -130,17 +151,15 @@ inline void normalize_into(ByteSpan text, NormalizedText& out) {
         const std::uint8_t c = p[i];
         if (c < 0x80) {
             const std::uint8_t f = at.fold[c];
-            if (f == 0xfe) pending_space = true;
-            else if (f != 0xff) {
+            if (f == 0xfe) {
+                pending_space = true;
+            } else if (f != 0xff) {
+                ensure(2);
                 if (pending_space) {
-                    if (!out.bytes.empty()) {
-                        out.bytes.push_back(' ');
-                        if (kKeepOffsets) out.src.push_back(static_cast<std::uint32_t>(i));
-                    }
+                    if (w) put(' ', static_cast<std::uint32_t>(i));
                     pending_space = false;
                 }
-                out.bytes.push_back(f);
-                if (kKeepOffsets) out.src.push_back(static_cast<std::uint32_t>(i));
+                put(f, static_cast<std::uint32_t>(i));
             }
             ++i;
             continue;
@@ -161,6 +180,10 @@ inline void normalize_into(ByteSpan text, NormalizedText& out) {
         }
         i += len;
     }
+    ensure(0);
+    std::memset(o + w, 0, NormalizedText::kPad);
+    out.size = w;
+    if (kKeepOffsets) out.src.resize(w);
 }
 
 struct Token {
@@ -169,7 +192,7 @@ struct Token {
 
 inline void tokenize(const std::uint8_t* p, std::size_t n, std::vector<Token>& out) {
     out.clear();
-    const auto& at = detail::ascii_table();
+    const auto& at = detail::kAscii;
     std::size_t i = 0, start = 0;
     bool in_word = false;
     while (i < n) {
