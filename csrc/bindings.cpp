@@ -120,13 +120,11 @@ PYBIND11_MODULE(_core, m) {
 
     m.def("tokens", [](const py::bytes& text) {
         const ByteSpan s = bytes_span(text);
-        NormalizedText norm;
-        normalize_into<false>(s, norm);
-        std::vector<Token> toks;
-        tokenize(norm.data(), norm.size, toks);
+        TokenText tt;
+        tokenize(s, tt);
         py::list out;
-        for (const Token& t : toks)
-            out.append(py::bytes(reinterpret_cast<const char*>(norm.data() + t.begin), t.end - t.begin));
+        for (const Token& t : tt.tokens)
+            out.append(py::bytes(reinterpret_cast<const char*>(tt.data() + t.begin), t.end - t.begin));
         return out;
     }, py::arg("text"), "Word tokens of the normalized text, as UTF-8 bytes.");
 

@@ -39,8 +39,7 @@ struct MinHashParams {
 
 // Per-thread scratch, reused across documents to avoid allocation per row.
 struct ShingleScratch {
-    NormalizedText norm;
-    std::vector<Token> tokens;
+    TokenText tok;
     std::vector<std::uint64_t> token_hash;
     std::vector<std::uint64_t> h64;   // shingle identities, document order
     std::vector<std::uint32_t> h32;   // MinHash inputs (already fmix32'd)
@@ -62,21 +61,21 @@ inline std::uint64_t token_hash(const std::uint8_t* p, std::size_t n) {
     return hash_bytes(p, n, kTokenSeed);
 }
 
-// Fills s.norm, s.tokens, s.h64 (and s.h32 when want_h32) for a document.
+// Fills s.tok, s.h64 (and s.h32 when want_h32) for a document.
 // Shingle identities are a rolling polynomial of the token hashes
 // (sum of t[i+j] * B^(k-1-j) mod 2^64, one multiply-add per shingle to
 // update) passed through fmix64. Returns the token count.
 inline std::size_t shingle_document(ByteSpan text, int k, HashMode mode, bool want_h32, ShingleScratch& s) {
-    normalize_into<false>(text, s.norm);
-    const std::uint8_t* nb = s.norm.data();
-    tokenize(nb, s.norm.size, s.tokens);
-    const std::size_t nt = s.tokens.size();
+    tokenize(text, s.tok);
+    const std::uint8_t* nb = s.tok.data();
+    const std::vector<Token>& tokens = s.tok.tokens;
+    const std::size_t nt = tokens.size();
     s.h64.clear();
     s.h32.clear();
     if (nt == 0) return 0;
     s.token_hash.resize(nt);
     for (std::size_t t = 0; t < nt; ++t)
-        s.token_hash[t] = token_hash(nb + s.tokens[t].begin, s.tokens[t].end - s.tokens[t].begin);
+        s.token_hash[t] = token_hash(nb + tokens[t].begin, tokens[t].end - tokens[t].begin);
     const std::size_t kk = std::min<std::size_t>(static_cast<std::size_t>(k), nt);
     const std::size_t n_sh = nt - kk + 1;
     const std::uint64_t salt = 0x243f6a8885a308d3ULL ^ kk;
@@ -100,7 +99,7 @@ inline std::size_t shingle_document(ByteSpan text, int k, HashMode mode, bool wa
             s.joined.clear();
             for (std::size_t j = 0; j < kk; ++j) {
                 if (j) s.joined.push_back(' ');
-                const Token& t = s.tokens[i + j];
+                const Token& t = tokens[i + j];
                 s.joined.insert(s.joined.end(), nb + t.begin, nb + t.end);
             }
             s.h32[i] = fmix32(sha1_32(s.joined.data(), s.joined.size()));

@@ -82,19 +82,21 @@ struct NormalizedText {
 namespace detail {
 
 struct AsciiTable {
-    // fold[c]: folded byte, 0xfe for whitespace, 0xff to drop. kind[c]: CharKind.
+    // fold[c]: folded byte, 0xfe for whitespace, 0xff to drop.
+    // word_fold[c]: folded byte of a word character, 0x80 for a separator, 0xff to drop.
     std::uint8_t fold[128];
-    std::uint8_t kind[256];
+    std::uint8_t word_fold[128];
     AsciiTable() {
-        for (unsigned c = 0; c < 256; ++c) kind[c] = 0xff;  // >= 0x80: decode first
         for (unsigned c = 0; c < 128; ++c) {
             const std::uint32_t e = unicode_entry(c);
             const unsigned k = e & 7;
-            kind[c] = static_cast<std::uint8_t>(k);
             if (k == kSpace) fold[c] = 0xfe;
             else if (k == kDrop) fold[c] = 0xff;
             else if (e & 8) fold[c] = unicode_data::kFoldPool[e >> 11];
             else fold[c] = static_cast<std::uint8_t>(c);
+            // ASCII folds to single ASCII bytes, whose kind is that of the folded byte.
+            const unsigned fk = k == kSpace || k == kDrop ? k : unicode_entry(fold[c]) & 7;
+            word_fold[c] = fk == kDrop ? 0xff : fk == kWord ? fold[c] : 0x80;
         }
     }
 };
@@ -187,32 +189,103 @@ inline void normalize_into(ByteSpan text, NormalizedText& out) {
 }
 
 struct Token {
-    std::uint32_t begin, end;  // byte range in the normalized text
+    std::uint32_t begin, end;  // byte range in TokenText::bytes
 };
 
-inline void tokenize(const std::uint8_t* p, std::size_t n, std::vector<Token>& out) {
-    out.clear();
+// The word tokens of a text, their bytes packed one after another (no
+// separators) with NormalizedText::kPad zero bytes of slack at the end.
+struct TokenText {
+    std::vector<std::uint8_t> bytes;
+    std::vector<Token> tokens;
+    std::size_t size = 0;
+    const std::uint8_t* data() const { return bytes.data(); }
+};
+
+// tokenize(): the tokens of normalize(text), in one pass over the original
+// text without materializing the normalized text. A token is a maximal run of
+// letters, digits and marks; a character of a script written without spaces
+// is a token of its own; anything else separates tokens; dropped characters
+// (zero-width, format) neither belong to nor split a token, exactly as in
+// normalize(). The tests hold this to the Python oracle of normalize+split.
+inline void tokenize(ByteSpan text, TokenText& out) {
+    out.tokens.clear();
+    const std::size_t n = text.size;
+    const std::size_t need = n + NormalizedText::kPad + 64;
+    if (out.bytes.size() < need) out.bytes.resize(need + need / 2);
+    std::uint8_t* o = out.bytes.data();
+    std::size_t w = 0, tok = 0;
+    const std::uint8_t* p = text.data;
     const auto& at = detail::kAscii;
-    std::size_t i = 0, start = 0;
-    bool in_word = false;
-    while (i < n) {
-        unsigned kind;
-        std::size_t len = 1;
-        if (p[i] < 0x80) kind = at.kind[p[i]];
-        else kind = unicode_entry(decode_utf8(p + i, n - i, len)) & 7;
+    auto close = [&]() {
+        if (w != tok) {
+            out.tokens.push_back(Token{static_cast<std::uint32_t>(tok), static_cast<std::uint32_t>(w)});
+            tok = w;
+        }
+    };
+    // One folded character: WORD joins the open token, SINGLE is a token of its
+    // own, anything else closes the open token.
+    auto folded_char = [&](const std::uint8_t* c, std::size_t len, unsigned kind) {
         if (kind == kWord) {
-            if (!in_word) { start = i; in_word = true; }
+            std::memcpy(o + w, c, len);
+            w += len;
         } else {
-            if (in_word) {
-                out.push_back(Token{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(i)});
-                in_word = false;
+            close();
+            if (kind == kSingle) {
+                std::memcpy(o + w, c, len);
+                w += len;
+                close();
             }
-            if (kind == kSingle)
-                out.push_back(Token{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i + len)});
+        }
+    };
+    static const std::uint8_t kReplacement[3] = {0xef, 0xbf, 0xbd};
+    std::size_t i = 0;
+    while (i < n) {
+        const std::uint8_t c = p[i];
+        if (c < 0x80) {
+            // Invariant: room for every remaining input byte plus the pad, so ASCII needs no check.
+            const std::uint8_t f = at.word_fold[c];
+            if (f >= 0x80) {          // 0xff: dropped; 0x80: separator
+                if (f == 0x80) close();
+            } else {
+                o[w++] = f;
+            }
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        const std::uint32_t cp = decode_utf8(p + i, n - i, len);
+        // Folded forms may be longer than their source: restore the invariant first.
+        if (w + (n - i) + 128 + NormalizedText::kPad > out.bytes.size()) {
+            out.bytes.resize((w + (n - i) + 128 + NormalizedText::kPad) * 2);
+            o = out.bytes.data();
+        }
+        if (cp == 0xfffd && len == 1) {
+            folded_char(kReplacement, 3, kOther);
+        } else {
+            const std::uint32_t e = unicode_entry(cp);
+            const unsigned k = e & 7;
+            if (k == kSpace) {
+                close();
+            } else if (k != kDrop) {
+                if (e & 8) {
+                    const std::uint8_t* f = unicode_data::kFoldPool + (e >> 11);
+                    const std::size_t fl = (e >> 4) & 0x7f;
+                    std::size_t j = 0, cl;
+                    while (j < fl) {
+                        const std::uint32_t fc = decode_utf8(f + j, fl - j, cl);
+                        folded_char(f + j, cl, fc == ' ' ? kSpace : unicode_entry(fc) & 7);
+                        j += cl;
+                    }
+                } else {
+                    folded_char(p + i, len, k);
+                }
+            }
         }
         i += len;
     }
-    if (in_word) out.push_back(Token{static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(n)});
+    close();
+    std::memset(o + w, 0, NormalizedText::kPad);
+    out.size = w;
 }
 
 }  // namespace scanner
