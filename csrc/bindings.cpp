@@ -143,13 +143,15 @@ PYBIND11_MODULE(_core, m) {
         const auto n = static_cast<py::ssize_t>(c.col.length);
         U32 sigs({n, static_cast<py::ssize_t>(p.num_perm)});
         py::array_t<std::uint8_t> status({n});
+        py::array_t<std::int64_t> n_tokens({n});
         std::uint32_t* sp = sigs.mutable_data();
         std::uint8_t* st = status.mutable_data();
+        std::int64_t* nt = n_tokens.mutable_data();
         {
             py::gil_scoped_release release;
-            batch_signatures(c.col, p, threads, sp, st);
+            batch_signatures(c.col, p, threads, sp, st, nt);
         }
-        return py::make_tuple(sigs, status);
+        return py::make_tuple(sigs, status, n_tokens);
     }, py::arg("column"), py::arg("k"), py::arg("mode"), py::arg("a"), py::arg("b"), py::arg("threads"));
 
     m.def("lsh_build", [](const U32& sigs, int bands, int rows, int dir_bits, int threads) {

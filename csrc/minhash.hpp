@@ -151,10 +151,11 @@ inline void minhash_signature(const std::vector<std::uint32_t>& h32, const MinHa
 }
 
 // Signatures of every row of a column: sigs is rows * num_perm (row-major),
+// n_tokens[r] the row's word-token count,
 // status[r] is 0 (signed), 1 (null), 2 (no tokens: empty signature, all
 // 2^32-1) or 3 (too large). Independent of the thread count.
 inline void batch_signatures(const TextColumn& col, const MinHashParams& p, int threads, std::uint32_t* sigs,
-                             std::uint8_t* status) {
+                             std::uint8_t* status, std::int64_t* n_tokens) {
     const std::int64_t n = col.length;
     const std::int64_t chunk = 64;
     const std::size_t n_chunks = static_cast<std::size_t>((n + chunk - 1) / chunk);
@@ -164,10 +165,13 @@ inline void batch_signatures(const TextColumn& col, const MinHashParams& p, int 
         for (std::int64_t r = lo; r < hi; ++r) {
             std::uint32_t* sig = sigs + static_cast<std::size_t>(r) * p.num_perm;
             std::fill(sig, sig + p.num_perm, 0xffffffffu);
+            n_tokens[r] = 0;
             if (!col.is_valid(r)) { status[r] = kNull; continue; }
             const ByteSpan text = col.row(r);
             if (text.size >= kMaxDocumentBytes) { status[r] = kTooLarge; continue; }
-            if (shingle_document(text, p.k, p.mode, true, s) == 0) { status[r] = kNoTokens; continue; }
+            const std::size_t nt = shingle_document(text, p.k, p.mode, true, s);
+            n_tokens[r] = static_cast<std::int64_t>(nt);
+            if (nt == 0) { status[r] = kNoTokens; continue; }
             status[r] = kScanned;
             minhash_signature(s.h32, p, sig);
         }

@@ -38,13 +38,15 @@ def main():
 @click.option("--threshold", default=0.5, show_default=True, help="Near-duplicate Jaccard threshold.")
 @click.option("--hash", "hash_mode", type=click.Choice(HASH_MODES), default="fast", show_default=True,
               help="Shingle hash: fast, or datasketch (SHA-1, signatures identical to datasketch.MinHash).")
+@click.option("--min-tokens", type=int, default=None, help="Leave out references with fewer word tokens "
+              "[default: --ngram, one full shingle].")
 @click.option("--false-negative-weight", default=0.95, show_default=True,
               help="Weight of misses against false candidates when choosing LSH bands and rows (0..1).")
 @click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
 @click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
 @click.option("--force", is_flag=True, help="Replace an existing index directory.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
-def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, threshold, hash_mode,
+def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, threshold, hash_mode, min_tokens,
               false_negative_weight, threads, batch_rows, force, progress):
     """Build an index of REFERENCE outputs (Parquet/JSONL files, directories or globs).
 
@@ -54,6 +56,7 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
     from .index import ReferenceIndex
     try:
         params = NearDupParams(num_perm=num_perm, seed=seed, ngram=ngram, threshold=threshold, hash=hash_mode,
+                               min_tokens=min_tokens,
                                false_negative_weight=false_negative_weight,
                                false_positive_weight=round(1.0 - false_negative_weight, 12))
         idx = ReferenceIndex.build(list(reference), out, params=params, text_column=text_column,

@@ -22,6 +22,9 @@ class NearDupParams:
         hash: "fast" (our 64-bit shingle hash) or "datasketch" (SHA-1, bit-identical
             signatures to datasketch.MinHash(num_perm, seed) fed the same shingles).
         bands, rows: LSH layout; None chooses them from threshold as datasketch does.
+        min_tokens: references with fewer word tokens are left out of the near-duplicate
+            index (counted as "too_short"); None means ngram, i.e. at least one full shingle.
+            Without it, one-word outputs ("Yes.", "2.") match every one-word document.
         false_positive_weight, false_negative_weight: weights of that choice (datasketch's
             procedure). Every LSH candidate is verified by exact Jaccard, so a false
             positive costs only time while a false negative loses a finding: the defaults
@@ -37,6 +40,7 @@ class NearDupParams:
     hash: str = "fast"
     bands: Optional[int] = None
     rows: Optional[int] = None
+    min_tokens: Optional[int] = None
     false_positive_weight: float = 0.05
     false_negative_weight: float = 0.95
 
@@ -56,9 +60,15 @@ class NearDupParams:
         if self.bands is not None and (self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm):
             raise InvalidInput(f"bands={self.bands} rows={self.rows}: bands*rows must be between 1 and "
                                f"num_perm={self.num_perm}")
+        if self.min_tokens is not None and (not isinstance(self.min_tokens, int) or self.min_tokens < 1):
+            raise InvalidInput(f"min_tokens={self.min_tokens!r}: use a positive number of word tokens")
         w = self.false_positive_weight + self.false_negative_weight
         if self.false_positive_weight < 0 or self.false_negative_weight < 0 or abs(w - 1.0) > 1e-9:
             raise InvalidInput("false_positive_weight and false_negative_weight must be >= 0 and sum to 1")
+
+    @property
+    def effective_min_tokens(self) -> int:
+        return self.ngram if self.min_tokens is None else self.min_tokens
 
     def to_dict(self) -> dict:
         return asdict(self)

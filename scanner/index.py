@@ -43,6 +43,7 @@ from .reader import expand_inputs, iter_batches, sha256_file
 FORMAT = "scanner-index"
 FORMAT_VERSION = 1
 STATUS_NAMES = {1: "null_text", 2: "no_tokens", 3: "too_large"}
+TOO_SHORT = "too_short"
 
 _ARRAYS = {
     "ref_text_offsets": "<i8",
@@ -121,7 +122,8 @@ class ReferenceIndex:
               overwrite: bool = False) -> "ReferenceIndex":
         """Builds an index of the reference outputs in `references` (Parquet/JSONL files, directories, globs).
 
-        Rows with a null text or no word token are left out and counted per file in the manifest.
+        Rows with a null text, no word token, or fewer than params.effective_min_tokens tokens are
+        left out and counted per file in the manifest.
         The directory appears complete or not at all: it is written beside `out_dir` and renamed.
         """
         params = params or NearDupParams()
@@ -140,12 +142,15 @@ class ReferenceIndex:
             n_rows = 0
             n_used = 0
             for batch in iter_batches(path, text_column, id_column, batch_rows, chat=True):
-                s, status = hasher.signatures(batch.texts)
-                keep = status == 0
+                s, status, n_tok = hasher.signatures_and_tokens(batch.texts)
+                short = (status == 0) & (n_tok < params.effective_min_tokens)
+                keep = (status == 0) & ~short
                 for code, name in STATUS_NAMES.items():
                     c = int(np.count_nonzero(status == code))
                     if c:
                         skipped[name] = skipped.get(name, 0) + c
+                if short.any():
+                    skipped[TOO_SHORT] = skipped.get(TOO_SHORT, 0) + int(short.sum())
                 batch_rows_idx = (np.asarray(batch.rows) if batch.rows is not None
                                   else np.arange(batch.row_start, batch.row_start + len(batch.texts)))
                 n_rows = max(n_rows, int(batch_rows_idx[-1]) + 1) if len(batch_rows_idx) else n_rows
@@ -160,11 +165,9 @@ class ReferenceIndex:
                 rows.append(batch_rows_idx[keep].astype("<i8"))
                 n_used += int(keep.sum())
                 if bar is not None:
-                    bar.set_postfix_str(os.path.basename(path))
+                    bar.update(len(batch.texts))
             ref_files.append({"path": path, "bytes": os.path.getsize(path), "sha256": sha256_file(path),
                               "items": n_used + sum(skipped.values()), "indexed": n_used, "skipped": skipped})
-            if bar is not None:
-                bar.update(1)
         if bar is not None:
             bar.close()
         all_texts = pa.concat_arrays(texts) if texts else pa.array([], type=pa.large_string())
@@ -325,8 +328,12 @@ def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
         raise IndexFormatError(f"{path}: ref_source points past the reference file list")
 
 
-def _progress(items, enabled: bool, desc: str):
+def _progress(paths, enabled: bool, desc: str):
+    """A tqdm bar on stderr counting rows (total known for Parquet), or None."""
     if not enabled:
         return None
     from tqdm import tqdm
-    return tqdm(total=len(items), desc=desc, unit="file", file=sys.stderr, dynamic_ncols=True)
+    from .reader import count_rows
+    counts = [count_rows(p) for p in paths]
+    total = None if any(c is None for c in counts) else sum(counts)
+    return tqdm(total=total, desc=desc, unit="row", unit_scale=True, file=sys.stderr, dynamic_ncols=True)

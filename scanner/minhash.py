@@ -56,6 +56,11 @@ class MinHasher:
 
         status: 0 signed, 1 null, 2 no tokens (empty signature), 3 too large.
         """
+        sigs, status, _ = self.signatures_and_tokens(texts)
+        return sigs, status
+
+    def signatures_and_tokens(self, texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """As signatures(), plus the word-token count of every row (int64)."""
         arr = as_text_array(texts)
         return _core.signatures(text_buffers(arr), self.params.ngram, self.mode, self._a, self._b, self.threads)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
@@ -28,8 +28,8 @@ from ._version import __version__
 from .arrow_bridge import text_buffers
 from .errors import InvalidInput, OutputConflict
 from .findings import SCHEMA, near_dup_table, sort_findings
-from .index import STATUS_NAMES, ReferenceIndex, _fsync_write, _json_bytes
-from .reader import count_rows, expand_inputs, iter_batches, sha256_file
+from .index import STATUS_NAMES, ReferenceIndex, _fsync_write, _json_bytes, _progress
+from .reader import expand_inputs, iter_batches, sha256_file
 
 MANIFEST_FORMAT = "scanner-scan"
 MANIFEST_VERSION = 1
@@ -119,14 +119,11 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
     prefilter = prefilter_for(threshold, idx.params.num_perm)
     out = Path(out_dir)
     _prepare_output(out, force)
-    total_rows = 0
-    for p in paths:
-        total_rows += count_rows(p) or 0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=total_rows or None, desc="scan", unit="row", unit_scale=True, file=sys.stderr,
-                   dynamic_ncols=True)
+    if threshold < idx.params.threshold:
+        warnings.warn(f"threshold {threshold} is below the index's {idx.params.threshold}: its LSH bands were "
+                      f"chosen for {idx.params.threshold}, so pairs in between are found with lower recall; "
+                      f"rebuild the index with --threshold {threshold} for full recall", stacklevel=2)
+    bar = _progress(paths, progress, "scan")
     stats = {k: 0 for k in ("candidates", "prefilter_passed", "verified", "verify_truncated", "matches_truncated")}
     inputs = []
     for i, path in enumerate(paths):

@@ -12,6 +12,7 @@ import pytest
 from conftest import shared_texts
 
 from scanner.errors import IndexFormatError, InputNotFound, InvalidInput, OutputConflict
+from scanner.config import NearDupParams
 from scanner.index import ReferenceIndex
 from scanner.minhash import MinHasher
 
@@ -149,3 +150,16 @@ def test_empty_reference_set_builds_and_scans(tmp_path):
     from scanner.arrow_bridge import text_buffers
     res = idx.near_dup.scan(text_buffers(pa.array(["some words here and more words"])), 0.5, 0.4, 10, 10, 1)
     assert res["row_offsets"].tolist() == [0, 0]
+
+
+def test_references_shorter_than_a_shingle_are_left_out_and_counted(tmp_path):
+    p = tmp_path / "r.parquet"
+    long = "the committee approved the budget after a long debate on tuesday evening"
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "text": ["Yes.", "2.", long]}), p)
+    idx = ReferenceIndex.build([str(p)], tmp_path / "idx")
+    assert idx.n_refs == 1 and idx.references[0]["skipped"] == {"too_short": 2}
+    from scanner.arrow_bridge import text_buffers
+    res = idx.near_dup.scan(text_buffers(pa.array(["Yes.", long.upper()])), 0.5, 0.4, 10, 10, 1)
+    assert res["row_offsets"].tolist() == [0, 0, 1]
+    idx3 = ReferenceIndex.build([str(p)], tmp_path / "idx3", params=NearDupParams(min_tokens=1))
+    assert idx3.n_refs == 3
