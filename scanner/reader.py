@@ -102,7 +102,15 @@ def _parquet_batches(path: str, text_column: str, id_column: Optional[str], batc
                            f"name it with --id-column")
     cols = [text_column] + ([id_column] if use_id and id_column != text_column else [])
     row = 0
-    for rb in pf.iter_batches(batch_size=batch_rows, columns=cols, use_threads=False):
+    batches = pf.iter_batches(batch_size=batch_rows, columns=cols, use_threads=False)
+    while True:
+        try:
+            rb = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as e:
+            raise InvalidInput(f"{path}: unreadable Parquet data after row {row} ({e}); the file is damaged, "
+                               f"replace it or leave it out") from e
         texts = as_text_array(rb.column(text_column), where=f"{path}: column {text_column!r}")
         ids = None
         if use_id:

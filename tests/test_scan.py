@@ -148,3 +148,18 @@ def test_limits_are_counted_not_silent(tiny_index, tmp_path, data):
     t = pq.read_table(tmp_path / "o" / "findings")
     assert t["ref_id"].to_pylist() == [f"{rid}-0"] and t["doc_id"].to_pylist() == [None]
     assert np.isclose(t["score"][0].as_py(), 1.0)
+
+
+def test_damaged_parquet_is_named_not_a_traceback(tiny, tiny_index, tmp_path):
+    data = bytearray(tiny["corpus"].read_bytes())
+    # Overwrite the middle of the first data page, leaving footer and magic intact.
+    for i in range(200, 1200):
+        data[i] = 0x55
+    bad = tmp_path / "damaged.parquet"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InvalidInput, match="damaged.parquet"):
+        scan([str(bad)], tiny_index, tmp_path / "o")
+    trunc = tmp_path / "truncated.parquet"
+    trunc.write_bytes(tiny["corpus"].read_bytes()[:-100])
+    with pytest.raises(InvalidInput, match="truncated.parquet: not a readable Parquet file"):
+        scan([str(trunc)], tiny_index, tmp_path / "o2")
