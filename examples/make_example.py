@@ -18,8 +18,8 @@ pyarrow version).
 from __future__ import annotations
 
 import argparse
-import re
 import random
+import re
 from pathlib import Path
 
 import pyarrow as pa

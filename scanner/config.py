@@ -74,7 +74,7 @@ class NearDupParams:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NearDupParams":
+    def from_dict(cls, d: dict) -> NearDupParams:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

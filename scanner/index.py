@@ -32,10 +32,12 @@ import numpy as np
 import pyarrow as pa
 
 from . import _core
+from ._io import fsync_write, json_bytes
+from ._io import progress as progress_bar
 from ._version import __version__
 from .arrow_bridge import text_buffers
 from .config import NearDupParams
-from .errors import IndexFormatError, InvalidInput, OutputConflict
+from .errors import IndexFormatError, OutputConflict
 from .lsh import optimal_param
 from .minhash import MinHasher, permutations
 from .reader import expand_inputs, iter_batches, sha256_file
@@ -58,21 +60,6 @@ _ARRAYS = {
     "lsh_ids": "<u4",
     "lsh_dir": "<u4",
 }
-
-
-def _json_bytes(obj) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _fsync_write(path: Path, data) -> str:
-    """Writes bytes or a numpy array to path, fsyncs it, and returns its SHA-256."""
-    buf = (memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8)) if isinstance(data, np.ndarray)
-           else memoryview(data))
-    with open(path, "wb") as f:
-        f.write(buf)
-        f.flush()
-        os.fsync(f.fileno())
-    return hashlib.sha256(buf).hexdigest()
 
 
 def _large_string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +106,7 @@ class ReferenceIndex:
     @classmethod
     def build(cls, references, out_dir, params: Optional[NearDupParams] = None, text_column: str = "text",
               id_column: Optional[str] = "id", threads: int = 0, batch_rows: int = 8192, progress: bool = False,
-              overwrite: bool = False) -> "ReferenceIndex":
+              overwrite: bool = False) -> ReferenceIndex:
         """Builds an index of the reference outputs in `references` (Parquet/JSONL files, directories, globs).
 
         Rows with a null text, no word token, or fewer than params.effective_min_tokens tokens are
@@ -136,10 +123,9 @@ class ReferenceIndex:
         hasher = MinHasher(params.num_perm, params.seed, params.ngram, params.hash, threads)
         texts, ids, sigs, sources, rows = [], [], [], [], []
         ref_files = []
-        bar = _progress(paths, progress, "index")
+        bar = progress_bar(paths, progress, "index")
         for si, path in enumerate(paths):
             skipped: dict[str, int] = {}
-            n_rows = 0
             n_used = 0
             for batch in iter_batches(path, text_column, id_column, batch_rows, chat=True):
                 s, status, n_tok = hasher.signatures_and_tokens(batch.texts)
@@ -153,7 +139,6 @@ class ReferenceIndex:
                     skipped[TOO_SHORT] = skipped.get(TOO_SHORT, 0) + int(short.sum())
                 batch_rows_idx = (np.asarray(batch.rows) if batch.rows is not None
                                   else np.arange(batch.row_start, batch.row_start + len(batch.texts)))
-                n_rows = max(n_rows, int(batch_rows_idx[-1]) + 1) if len(batch_rows_idx) else n_rows
                 mask = pa.array(keep)
                 texts.append(batch.texts.filter(mask).cast(pa.large_string()))
                 if batch.ids is not None:
@@ -204,7 +189,7 @@ class ReferenceIndex:
         files = {}
         for name, dtype in _ARRAYS.items():
             a = np.ascontiguousarray(arrays[name], dtype=dtype)
-            digest = _fsync_write(tmp / f"{name}.bin", a)
+            digest = fsync_write(tmp / f"{name}.bin", a)
             files[name] = {"file": f"{name}.bin", "dtype": dtype, "shape": list(a.shape), "bytes": int(a.nbytes),
                            "sha256": digest}
         manifest = {
@@ -219,7 +204,7 @@ class ReferenceIndex:
             "references": ref_files,
             "arrays": files,
         }
-        _fsync_write(tmp / "manifest.json", _json_bytes(manifest))
+        fsync_write(tmp / "manifest.json", json_bytes(manifest))
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -228,7 +213,7 @@ class ReferenceIndex:
     # ---- loading ------------------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path, verify: bool = False) -> "ReferenceIndex":
+    def load(cls, path, verify: bool = False) -> ReferenceIndex:
         """Opens an index directory, memory-mapping its arrays.
 
         Checks format, version, byte order and every array's size; with verify=True also every SHA-256.
@@ -259,7 +244,7 @@ class ReferenceIndex:
             files = manifest["arrays"]
             n = int(manifest["n_refs"])
             NearDupParams.from_dict(manifest["params"]["near_duplicate"])
-            manifest["lsh"]["bands"], manifest["lsh"]["rows"], manifest["lsh"]["dir_bits"]
+            _ = [int(manifest["lsh"][k]) for k in ("bands", "rows", "dir_bits")]
         except (KeyError, TypeError, ValueError) as e:
             raise IndexFormatError(f"{mpath}: incomplete or invalid manifest ({e!r}); rebuild the index") from e
         arrays = {}
@@ -327,13 +312,3 @@ def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
     if n and int(arrays["ref_source"].max()) >= len(manifest["references"]):
         raise IndexFormatError(f"{path}: ref_source points past the reference file list")
 
-
-def _progress(paths, enabled: bool, desc: str):
-    """A tqdm bar on stderr counting rows (total known for Parquet), or None."""
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    from .reader import count_rows
-    counts = [count_rows(p) for p in paths]
-    total = None if any(c is None for c in counts) else sum(counts)
-    return tqdm(total=total, desc=desc, unit="row", unit_scale=True, file=sys.stderr, dynamic_ncols=True)

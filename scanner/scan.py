@@ -24,11 +24,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ._io import fsync_write, json_bytes
+from ._io import progress as progress_bar
 from ._version import __version__
 from .arrow_bridge import text_buffers
 from .errors import InvalidInput, OutputConflict
 from .findings import SCHEMA, near_dup_table, sort_findings
-from .index import STATUS_NAMES, ReferenceIndex, _fsync_write, _json_bytes, _progress
+from .index import STATUS_NAMES, ReferenceIndex
 from .reader import expand_inputs, iter_batches, sha256_file
 
 MANIFEST_FORMAT = "scanner-scan"
@@ -123,7 +125,7 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         warnings.warn(f"threshold {threshold} is below the index's {idx.params.threshold}: its LSH bands were "
                       f"chosen for {idx.params.threshold}, so pairs in between are found with lower recall; "
                       f"rebuild the index with --threshold {threshold} for full recall", stacklevel=2)
-    bar = _progress(paths, progress, "scan")
+    bar = progress_bar(paths, progress, "scan")
     stats = {k: 0 for k in ("candidates", "prefilter_passed", "verified", "verify_truncated", "matches_truncated")}
     inputs = []
     for i, path in enumerate(paths):
@@ -189,7 +191,7 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         "totals": _totals(inputs),
         "stats": stats,
     }
-    _fsync_write(out / "manifest.json", _json_bytes(manifest))
+    fsync_write(out / "manifest.json", json_bytes(manifest))
     return manifest
 
 

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import shared_texts
 
-from scanner.errors import IndexFormatError, InputNotFound, InvalidInput, OutputConflict
 from scanner.config import NearDupParams
+from scanner.errors import IndexFormatError, InputNotFound, InvalidInput, OutputConflict
 from scanner.index import ReferenceIndex
 from scanner.minhash import MinHasher
 
@@ -125,7 +125,7 @@ def test_damaged_lsh_directory_is_refused_before_any_lookup(built, tmp_path):
     d.tofile(p)
     idx = ReferenceIndex.load(dst)
     with pytest.raises(IndexFormatError, match="directory"):
-        idx.near_dup
+        _ = idx.near_dup
 
 
 def test_missing_inputs_and_outputs(tmp_path, refs):

@@ -4,6 +4,7 @@ checked against its answer key and the naive Jaccard oracle."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -67,7 +68,7 @@ def test_every_finding_is_a_true_near_duplicate_and_human_text_gives_none(result
         assert (f["start"], f["end"]) == (0, len(text))
         assert (f["ref_start"], f["ref_end"]) == (0, len(refs[f["ref_id"]]))
         assert f["source"].endswith("corpus.parquet") and f["ref_source"].endswith("reference.parquet")
-        assert text.split()[0][:5].lower() in f["snippet"].lower() or f["snippet"]
+        assert f["snippet"] == re.sub(r"[\t\n\f\r ]+", " ", text[:240])
     human = [i for i in docs if i not in planted]
     assert len(human) == 304
     assert not set(table["doc_id"].to_pylist()) & set(human)
