@@ -12,6 +12,8 @@
 #include "minhash.hpp"
 #include "near_dup.hpp"
 #include "normalize.hpp"
+#include "span_match.hpp"
+#include "suffix_array.hpp"
 #include "text_column.hpp"
 
 namespace py = pybind11;
@@ -90,6 +92,21 @@ struct PyNearDupIndex {
     std::vector<py::object> keep;
     ColumnArg refs;
 };
+
+// Owns the Python objects whose memory a span index views.
+struct PySpanIndex {
+    SpanIndex idx;
+    std::vector<py::object> keep;
+    ColumnArg refs;
+};
+
+template <class T>
+const T* checked_data(const py::array_t<T, py::array::c_style>& a, std::size_t expect, const char* what) {
+    if (a.ndim() != 1 || static_cast<std::size_t>(a.shape(0)) != expect)
+        throw FormatError(std::string("span index: ") + what + " has " + std::to_string(a.size()) +
+                          " entries, expected " + std::to_string(expect));
+    return a.data();
+}
 
 }  // namespace
 
@@ -261,4 +278,121 @@ PYBIND11_MODULE(_core, m) {
             return d;
         }, py::arg("column"), py::arg("threshold"), py::arg("prefilter"), py::arg("max_verify"),
            py::arg("max_matches"), py::arg("threads"));
+
+    m.def("suffix_array", [](const py::bytes& text) {
+        const ByteSpan s = bytes_span(text);
+        std::vector<std::uint8_t> packed;
+        const int width = suffix_array_width(s.size);
+        {
+            py::gil_scoped_release release;
+            build_suffix_array(s.data, s.size, width, packed);
+        }
+        SuffixArrayView v;
+        v.text = s.data;
+        v.n = s.size;
+        v.sa = packed.data();
+        v.width = width;
+        std::vector<std::int64_t> out(s.size);
+        for (std::size_t r = 0; r < s.size; ++r) out[r] = static_cast<std::int64_t>(v.at(r));
+        return to_numpy(std::move(out));
+    }, py::arg("text"), "Suffix array of a byte string (SA-IS), unpacked to int64; for tests and benchmarks.");
+
+    m.def("span_index_build", [](const py::tuple& ref_column, std::size_t window, int bits, int threads) {
+        if (window < 1 || window > 4096) throw InvalidArgument("span window must be in 1..4096 bytes");
+        if (bits < 1 || bits > 64) throw InvalidArgument("filter bits per k-gram must be in 1..64");
+        ColumnArg c = column_arg(ref_column);
+        std::vector<std::uint8_t> text, sa;
+        std::vector<std::uint64_t> starts, bucket(SuffixArrayView::kBucketSize), words;
+        int width;
+        {
+            py::gil_scoped_release release;
+            const std::uint64_t kgrams = concat_normalized(c.col, window, text, starts);
+            width = suffix_array_width(text.size());
+            build_suffix_array(text.data(), text.size(), width, sa);
+            SuffixArrayView v;
+            v.text = text.data();
+            v.n = text.size();
+            v.sa = sa.data();
+            v.width = width;
+            build_prefix_table(v, bucket.data());
+            words.resize(kgram_filter_words(kgrams, bits));
+            build_kgram_filter(text.data(), starts.data(), starts.size() - 1, window, words.data(), words.size(),
+                               threads);
+        }
+        py::dict d;
+        d["text"] = to_numpy(std::move(text));
+        d["doc_starts"] = to_numpy(std::move(starts));
+        d["sa"] = to_numpy(std::move(sa));
+        d["width"] = width;
+        d["bucket"] = to_numpy(std::move(bucket));
+        d["filter"] = to_numpy(std::move(words));
+        return d;
+    }, py::arg("ref_column"), py::arg("window"), py::arg("bits"), py::arg("threads"),
+       "Normalized reference text, document starts, packed suffix array, prefix table and k-gram filter.");
+
+    using U8 = py::array_t<std::uint8_t, py::array::c_style>;
+    py::class_<PySpanIndex>(m, "SpanIndex")
+        .def(py::init([](const U8& text, const U64& doc_starts, const U8& sa, int width, const U64& bucket,
+                         const U64& filter, std::size_t window, const py::object& ref_column) {
+            auto self = std::make_unique<PySpanIndex>();
+            SpanIndex& x = self->idx;
+            if (text.ndim() != 1 || doc_starts.ndim() != 1 || doc_starts.size() < 1 || filter.ndim() != 1 ||
+                filter.size() < 1)
+                throw FormatError("span index: text, doc_starts and filter must be non-empty 1-D arrays");
+            x.sa.text = text.data();
+            x.sa.n = static_cast<std::size_t>(text.size());
+            x.sa.width = width;
+            if (width < 1 || width > 8) throw FormatError("span index: suffix array width must be 1..8 bytes");
+            x.sa.sa = checked_data(sa, x.sa.n * static_cast<std::size_t>(width) + kSuffixArrayPad,
+                                   "suffix array bytes");
+            x.sa.bucket = checked_data(bucket, SuffixArrayView::kBucketSize, "prefix table");
+            x.doc_starts = doc_starts.data();
+            x.n_docs = static_cast<std::size_t>(doc_starts.size()) - 1;
+            x.filter.words = filter.data();
+            x.filter.n_words = static_cast<std::uint64_t>(filter.size());
+            x.filter.k = window;
+            if (!ref_column.is_none()) {
+                self->refs = column_arg(ref_column.cast<py::tuple>());
+                x.refs = self->refs.col;
+            }
+            x.validate();
+            self->keep = {text, doc_starts, sa, bucket, filter, ref_column};
+            return self;
+        }), py::arg("text"), py::arg("doc_starts"), py::arg("sa"), py::arg("width"), py::arg("bucket"),
+            py::arg("filter"), py::arg("window"), py::arg("ref_column"))
+        .def_property_readonly("window", [](const PySpanIndex& s) { return s.idx.filter.k; })
+        .def_property_readonly("size", [](const PySpanIndex& s) { return s.idx.sa.n; })
+        .def("occurs", [](const PySpanIndex& s, const py::bytes& q) {
+            const ByteSpan b = bytes_span(q);
+            return s.idx.sa.occurs(b.data, b.size);
+        }, py::arg("normalized"), "Whether the normalized bytes occur in the indexed text.")
+        .def("scan", [](const PySpanIndex& self, const py::tuple& column, std::size_t min_chars,
+                        const PySpanIndex* control, int threads) {
+            ColumnArg c = column_arg(column);
+            SpanOptions o;
+            o.min_chars = min_chars;
+            o.threads = threads;
+            SpanResult r;
+            {
+                py::gil_scoped_release release;
+                r = span_scan(c.col, self.idx, control ? &control->idx : nullptr, o);
+            }
+            py::dict d;
+            d["row_offsets"] = to_numpy(std::move(r.row_offsets));
+            d["start"] = to_numpy(std::move(r.start));
+            d["end"] = to_numpy(std::move(r.end));
+            d["ref"] = to_numpy(std::move(r.ref));
+            d["ref_start"] = to_numpy(std::move(r.ref_start));
+            d["ref_end"] = to_numpy(std::move(r.ref_end));
+            d["ref_count"] = to_numpy(std::move(r.ref_count));
+            d["common"] = to_numpy(std::move(r.common));
+            d["chars"] = to_numpy(std::move(r.chars));
+            d["copied_chars"] = to_numpy(std::move(r.copied_chars));
+            d["truncated"] = to_numpy(std::move(r.truncated));
+            d["windows"] = r.windows;
+            d["filter_hits"] = r.filter_hits;
+            d["searches"] = r.searches;
+            d["matches"] = r.matches;
+            return d;
+        }, py::arg("column"), py::arg("min_chars"), py::arg("control"), py::arg("threads"));
 }

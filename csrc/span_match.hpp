@@ -1,0 +1,504 @@
+// Copied spans: the maximal passages of a corpus document, of at least
+// min_chars normalized characters, that occur verbatim in some reference
+// output (after normalization), located in the original texts.
+//
+// Definition (held to a quadratic Python oracle by the tests). Let T be the
+// normalized document and end(i) the end of the longest prefix of T[i:] that
+// occurs in the reference text (end is non-decreasing in i). The maximal
+// matches are the [i, end(i)) whose end exceeds end(i - 1); each is stripped
+// of a leading/trailing space and kept if it still has >= min_chars
+// characters. It is attributed to the reference holding its first occurrence
+// (lowest reference number, then lowest offset) and carries how many
+// distinct references contain it. Matches attributed to one reference that
+// overlap or touch in the document are merged into one span.
+//
+// How it is found without computing end(i) everywhere. A k-byte window
+// filter (a blocked Bloom filter of every k-gram of the references, ~8 bits
+// each, no false negatives) is probed at every stride-th position of T,
+// stride = min_chars - k + 1, so every match of min_chars characters (and
+// hence bytes) contains a probed window, and the first probed window inside
+// it lies less than one stride after its start. Only on a probe hit is the
+// suffix array consulted: end(p) first, then, if a long enough match can
+// start in (p - stride, p], the starts themselves by binary search (end(j) >
+// x iff T[j..x] occurs, which is monotone in j). Inside a known match ending
+// at E, a window costs one probe: the k-gram ending at E decides whether any
+// later start can reach past E. Bloom false positives cost one suffix-array
+// search each and are never reported. Cost: O(N / stride) probes per document
+// plus O(match length + log n) per real hit.
+#pragma once
+#include <algorithm>
+#include <vector>
+
+#include "common.hpp"
+#include "hash.hpp"
+#include "normalize.hpp"
+#include "parallel.hpp"
+#include "suffix_array.hpp"
+#include "text_column.hpp"
+
+namespace scanner {
+
+inline constexpr std::uint64_t kKgramSeed = 0x5eed5a5eed5a0003ULL;
+
+// Blocked Bloom filter: one 64-bit word per key, 6 bits of it set. At 16 bits
+// per key about 1 probe in 400 of an absent k-gram passes.
+struct KgramFilter {
+    const std::uint64_t* words = nullptr;
+    std::uint64_t n_words = 0;
+    std::size_t k = 0;
+
+    static std::uint64_t hash(const std::uint8_t* p, std::size_t k) { return hash_bytes(p, k, kKgramSeed); }
+    static std::uint64_t mask(std::uint64_t h) {
+        std::uint64_t m = 0;
+        for (int i = 0; i < 5; ++i) m |= std::uint64_t{1} << ((h >> (6 * i)) & 63);
+        return m | (std::uint64_t{1} << ((h * 0x9e3779b97f4a7c15ULL) >> 58));
+    }
+    std::size_t word(std::uint64_t h) const { return static_cast<std::size_t>(((h >> 32) * n_words) >> 32); }
+    void prefetch(std::uint64_t h) const { __builtin_prefetch(words + word(h)); }
+    bool test(std::uint64_t h) const {
+        const std::uint64_t m = mask(h);
+        return (words[word(h)] & m) == m;
+    }
+    bool maybe(const std::uint8_t* p) const { return test(hash(p, k)); }
+};
+
+// Number of filter words for `kgrams` keys at `bits` bits per key.
+inline std::uint64_t kgram_filter_words(std::uint64_t kgrams, int bits) {
+    return std::max<std::uint64_t>(1, (kgrams * static_cast<std::uint64_t>(bits) + 63) / 64);
+}
+
+// Sets the bits of every k-gram that lies inside one document of text
+// (documents end at the 0xFF separators). OR is order-free, so the filter is
+// the same for any thread count.
+inline void build_kgram_filter(const std::uint8_t* text, const std::uint64_t* doc_starts, std::size_t n_docs,
+                               std::size_t k, std::uint64_t* words, std::uint64_t n_words, int threads) {
+    std::fill(words, words + n_words, 0);
+    KgramFilter f;
+    f.words = words;
+    f.n_words = n_words;
+    f.k = k;
+    const std::size_t chunk = 1024;
+    parallel_chunks((n_docs + chunk - 1) / chunk, threads, [&](std::size_t c) {
+        const std::size_t d1 = std::min(n_docs, (c + 1) * chunk);
+        for (std::size_t d = c * chunk; d < d1; ++d) {
+            const std::uint64_t b = doc_starts[d], e = doc_starts[d + 1] - 1;  // minus the separator
+            for (std::uint64_t p = b; p + k <= e; ++p) {
+                const std::uint64_t h = KgramFilter::hash(text + p, k);
+                __atomic_fetch_or(&words[f.word(h)], KgramFilter::mask(h), __ATOMIC_RELAXED);
+            }
+        }
+    });
+}
+
+struct SpanIndex {
+    SuffixArrayView sa;
+    KgramFilter filter;
+    const std::uint64_t* doc_starts = nullptr;  // n_docs + 1 entries; doc d is [doc_starts[d], doc_starts[d+1]-1)
+    std::size_t n_docs = 0;
+    TextColumn refs;  // original reference texts, for reference offsets (optional for a control index)
+
+    // Checks what a damaged or mismatched index could break; O(documents + 65,536).
+    void validate() const {
+        const std::size_t n = sa.n;
+        if (sa.width < 8 && n > 0 && (static_cast<std::uint64_t>(n - 1) >> (8 * sa.width)) != 0)
+            throw FormatError("span index: suffix array width too small for the text");
+        for (std::size_t i = 0; i + 1 < SuffixArrayView::kBucketSize; ++i)
+            if (sa.bucket[i] > sa.bucket[i + 1]) throw FormatError("span index: prefix table is damaged");
+        if (sa.bucket[SuffixArrayView::kBucketSize - 1] != n)
+            throw FormatError("span index: prefix table does not end at the text size");
+        if (doc_starts[0] != 0 || doc_starts[n_docs] != n)
+            throw FormatError("span index: document starts do not cover the text");
+        for (std::size_t d = 0; d < n_docs; ++d)
+            if (doc_starts[d + 1] <= doc_starts[d] || sa.text[doc_starts[d + 1] - 1] != kDocSeparator)
+                throw FormatError("span index: document starts are damaged");
+        if (refs.data != nullptr && static_cast<std::size_t>(refs.length) != n_docs)
+            throw FormatError("span index: reference count differs from the document count");
+        if (filter.k == 0 || filter.n_words == 0) throw FormatError("span index: empty k-gram filter");
+    }
+
+    std::size_t doc_of(std::uint64_t pos) const {
+        return static_cast<std::size_t>(std::upper_bound(doc_starts, doc_starts + n_docs + 1, pos) - doc_starts) - 1;
+    }
+};
+
+// Normalizes every row of refs into one string, each followed by the 0xFF
+// separator (nulls become empty documents, so document d is row d). Returns
+// the number of k-grams inside documents.
+inline std::uint64_t concat_normalized(const TextColumn& refs, std::size_t k, std::vector<std::uint8_t>& text,
+                                       std::vector<std::uint64_t>& starts) {
+    const std::size_t n_docs = static_cast<std::size_t>(refs.length);
+    text.clear();
+    starts.assign(n_docs + 1, 0);
+    NormalizedText nt;
+    std::uint64_t kgrams = 0;
+    for (std::size_t d = 0; d < n_docs; ++d) {
+        starts[d] = text.size();
+        if (refs.is_valid(static_cast<std::int64_t>(d))) {
+            const ByteSpan row = refs.row(static_cast<std::int64_t>(d));
+            if (row.size >= kMaxDocumentBytes) throw InvalidArgument("a reference text is 4 GiB or more");
+            normalize_into<false>(row, nt);
+            text.insert(text.end(), nt.data(), nt.data() + nt.size);
+            if (nt.size >= k) kgrams += nt.size - k + 1;
+        }
+        text.push_back(kDocSeparator);
+    }
+    starts[n_docs] = text.size();
+    return kgrams;
+}
+
+struct SpanOptions {
+    std::size_t min_chars = 50;
+    int threads = 0;
+};
+
+struct SpanResult {
+    std::vector<std::int64_t> row_offsets;           // CSR over batch rows
+    std::vector<std::int64_t> start, end;            // code points in the original document
+    std::vector<std::uint32_t> ref;                  // reference number
+    std::vector<std::int64_t> ref_start, ref_end;    // code points in the original reference text
+    std::vector<std::int64_t> ref_count;             // distinct references containing the span
+    std::vector<std::uint8_t> common;                // 1: the span occurs in the control text
+    std::vector<std::int64_t> chars;                 // normalized characters of the span
+    std::vector<std::int64_t> copied_chars;          // per row: original code points under non-common spans
+    std::vector<std::uint8_t> truncated;             // per row: 1 if the search budget ran out
+    std::int64_t windows = 0, filter_hits = 0, searches = 0, matches = 0;
+};
+
+namespace detail {
+
+inline bool is_continuation(std::uint8_t b) { return (b & 0xc0) == 0x80; }
+
+inline std::size_t count_chars(const std::uint8_t* p, std::size_t n) {
+    std::size_t c = 0;
+    for (std::size_t i = 0; i < n; ++i) c += !is_continuation(p[i]);
+    return c;
+}
+
+struct RawSpan {
+    std::uint32_t start, end;           // normalized bytes in the document
+    std::uint32_t ref;
+    std::uint64_t ref_pos, ref_end;     // normalized bytes in the reference
+    std::int64_t ref_count;
+};
+
+// Appends sp, merging it into the last span when that one is of the same
+// reference and overlaps or touches it (spans arrive in start order, so this
+// keeps highly repetitive documents from piling up matches).
+inline void push_merged(std::vector<RawSpan>& out, const RawSpan& sp) {
+    if (!out.empty() && out.back().ref == sp.ref && sp.start <= out.back().end) {
+        RawSpan& b = out.back();
+        b.end = std::max(b.end, sp.end);
+        b.ref_pos = std::min(b.ref_pos, sp.ref_pos);
+        b.ref_end = std::max(b.ref_end, sp.ref_end);
+        b.ref_count = std::max(b.ref_count, sp.ref_count);
+    } else {
+        out.push_back(sp);
+    }
+}
+
+struct SpanCounters {
+    std::int64_t windows = 0, filter_hits = 0, searches = 0, matches = 0, truncated = 0;
+};
+
+// Suffix-array searches allowed per document: far above what real text needs
+// (a copied passage costs about ten), so only degenerate periodic text
+// ("aaaa...") reaches it; the document is then counted as truncated.
+inline std::int64_t search_budget(std::size_t windows) { return 16 * static_cast<std::int64_t>(windows) + 4096; }
+
+// The maximal matches of the normalized document T[0, N) (see the header
+// comment), merged per reference where consecutive. Returns false if the
+// document exhausted its search budget (the matches found so far are kept).
+inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex& idx, std::size_t m,
+                           std::vector<RawSpan>& out, std::vector<std::uint64_t>& occ, SpanCounters& ctr) {
+    const SuffixArrayView& sa = idx.sa;
+    const std::size_t k = idx.filter.k;
+    if (N < m || sa.n == 0 || k == 0 || m < k) return true;
+    const std::size_t s = m - k + 1;
+    const std::int64_t budget = search_budget((N - k) / s + 1);
+    std::int64_t searches = 0;
+
+    auto occurs = [&](std::size_t a, std::size_t b) {
+        ++searches;
+        return sa.occurs(T + a, b - a);
+    };
+    auto end_of = [&](std::size_t j) {
+        ++searches;
+        return j + sa.longest(T + j, N - j);
+    };
+    std::size_t last_end = 0;  // char end of the last kept match, to skip a repeat from a later byte start
+    auto consider = [&](std::size_t j, std::size_t ej) {
+        while (ej > j && ej < N && is_continuation(T[ej])) --ej;
+        if (ej <= j) return;
+        if (j > 0) {
+            std::size_t pb = j - 1;
+            while (pb > 0 && is_continuation(T[pb])) --pb;
+            if (occurs(pb, ej)) return;  // the previous character starts a match reaching as far
+        }
+        std::size_t a = j, b = ej;
+        while (a < b && T[a] == ' ') ++a;
+        while (b > a && T[b - 1] == ' ') --b;
+        if (count_chars(T + a, b - a) < m || b <= last_end) return;
+        last_end = b;
+        // Attribute: first occurrence (lowest position = lowest reference, lowest offset), distinct references.
+        std::size_t lo, hi;
+        ++searches;
+        sa.range(T + a, b - a, lo, hi);
+        occ.clear();
+        for (std::size_t r = lo; r < hi; ++r) occ.push_back(sa.at(r));
+        std::sort(occ.begin(), occ.end());
+        std::int64_t refs = 0;
+        std::size_t prev_doc = static_cast<std::size_t>(-1);
+        for (std::uint64_t x : occ) {
+            const std::size_t d = idx.doc_of(x);
+            if (d != prev_doc) {
+                ++refs;
+                prev_doc = d;
+            }
+        }
+        const std::uint64_t first = occ.empty() ? 0 : occ.front();
+        const std::size_t d = idx.doc_of(first);
+        const std::uint64_t rp = first - idx.doc_starts[d];
+        push_merged(out, RawSpan{static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(b),
+                                 static_cast<std::uint32_t>(d), rp, rp + (b - a), refs});
+        ++ctr.matches;
+    };
+
+    // The filter is larger than the caches: hash windows kAhead strides early and prefetch their words.
+    constexpr std::size_t kAhead = 8;
+    std::uint64_t ring[kAhead];
+    for (std::size_t i = 0, p = 0; i < kAhead && p + k <= N; ++i, p += s) {
+        ring[i] = KgramFilter::hash(T + p, k);
+        idx.filter.prefetch(ring[i]);
+    }
+    std::size_t E = 0;  // end(p) of the last probed window whose end is known
+    bool complete = true;
+    for (std::size_t p = 0, w = 0; p + k <= N; p += s, ++w) {
+        if (searches > budget) {
+            complete = false;
+            break;
+        }
+        ++ctr.windows;
+        const std::uint64_t h_fresh = ring[w % kAhead];
+        const std::size_t ahead = p + kAhead * s;
+        if (ahead + k <= N) {
+            ring[w % kAhead] = KgramFilter::hash(T + ahead, k);
+            idx.filter.prefetch(ring[w % kAhead]);
+        }
+        const std::size_t theta = std::max(E, p + k - 1);  // starts of interest: end(j) > theta
+        if (theta >= N) continue;
+        if (!idx.filter.test(theta == p + k - 1 ? h_fresh : KgramFilter::hash(T + theta + 1 - k, k))) {
+            if (theta == p + k - 1) E = 0;
+            continue;
+        }
+        ++ctr.filter_hits;
+        const std::size_t endp = end_of(p);
+        if (endp <= theta) {
+            if (theta == p + k - 1) E = 0;
+            continue;
+        }
+        const std::size_t lo_r = p >= s ? p - s + 1 : 0;
+        if (endp - lo_r < m) {
+            E = endp;
+            continue;
+        }
+        std::size_t cur = theta, pos = lo_r;
+        for (;;) {
+            // Smallest j in [pos, p] with end(j) > cur, i.e. T[j..cur] occurs (true at p, as endp > cur).
+            std::size_t j;
+            if (occurs(pos, cur + 1)) {
+                j = pos;
+            } else {
+                std::size_t lo = pos + 1, hi = p;
+                while (lo < hi) {
+                    const std::size_t mid = lo + (hi - lo) / 2;
+                    if (occurs(mid, cur + 1)) hi = mid;
+                    else lo = mid + 1;
+                }
+                j = lo;
+            }
+            while (j < N && is_continuation(T[j])) ++j;
+            const std::size_t ej = end_of(j);
+            consider(j, ej);
+            cur = std::max(cur, ej);
+            pos = j + 1;
+            if (pos > p || endp <= cur || searches > budget) break;
+        }
+        E = std::max(endp, cur);
+    }
+    ctr.searches += searches;
+    if (!complete) ++ctr.truncated;
+    return complete;
+}
+
+// Code point offsets of the given byte offsets (each at a character start or
+// the end) of text, in one pass over the text whatever their order.
+inline void codepoints_at(ByteSpan text, const std::vector<std::size_t>& bytes, std::vector<std::int64_t>& out) {
+    std::vector<std::size_t> order(bytes.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return bytes[x] < bytes[y]; });
+    out.assign(bytes.size(), 0);
+    std::size_t byte = 0, len;
+    std::int64_t cp = 0;
+    for (std::size_t i : order) {
+        while (byte < bytes[i]) {
+            if (text.data[byte] < 0x80) len = 1;
+            else decode_utf8(text.data + byte, text.size - byte, len);
+            byte += len;
+            ++cp;
+        }
+        out[i] = cp;
+    }
+}
+
+// Original byte range of normalized bytes [a, b) (b > a), given the normalized byte -> original byte map.
+inline void original_range(const NormalizedText& nt, ByteSpan orig, std::size_t a, std::size_t b, std::size_t& oa,
+                           std::size_t& ob) {
+    oa = nt.src[a];
+    const std::size_t last = nt.src[b - 1];
+    std::size_t len = 1;
+    if (orig.data[last] >= 0x80) decode_utf8(orig.data + last, orig.size - last, len);
+    ob = last + len;
+}
+
+struct SpanChunk {
+    std::vector<std::int64_t> counts;
+    std::vector<std::int64_t> start, end, ref_start, ref_end, ref_count, chars;
+    std::vector<std::uint32_t> ref;
+    std::vector<std::uint8_t> common;
+    SpanCounters ctr;
+};
+
+}  // namespace detail
+
+// Copied spans of every row of `docs` against `idx` (and, if given, whether each
+// occurs in `control`). Rows that are null or too large have no spans.
+inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const SpanIndex* control,
+                            const SpanOptions& o) {
+    if (o.min_chars < idx.filter.k)
+        throw InvalidArgument("min_chars " + std::to_string(o.min_chars) + " is below the index's span window of " +
+                              std::to_string(idx.filter.k) + " bytes");
+    const std::int64_t n = docs.length;
+    SpanResult res;
+    res.copied_chars.assign(static_cast<std::size_t>(n), 0);
+    res.truncated.assign(static_cast<std::size_t>(n), 0);
+    const int threads = resolve_threads(o.threads);
+    const std::int64_t chunk_rows = std::max<std::int64_t>(1, std::min<std::int64_t>(256, n / (threads * 8) + 1));
+    const std::size_t n_chunks = static_cast<std::size_t>((n + chunk_rows - 1) / chunk_rows);
+    std::vector<detail::SpanChunk> chunks(n_chunks);
+
+    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
+        detail::SpanChunk& out = chunks[c];
+        NormalizedText nt, rnt;
+        std::vector<detail::RawSpan> raw, merged;
+        std::vector<std::uint64_t> occ;
+        std::vector<std::size_t> bytes_at, ref_bytes;
+        std::vector<std::int64_t> cps, ref_cps;
+        struct Interval { std::int64_t a, b; };
+        std::vector<Interval> cover;
+        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
+        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
+        for (std::int64_t r = lo; r < hi; ++r) {
+            if (!docs.is_valid(r)) continue;
+            const ByteSpan text = docs.row(r);
+            if (text.size >= kMaxDocumentBytes) continue;
+            normalize_into<false>(text, nt);
+            raw.clear();
+            if (!detail::find_raw_spans(nt.data(), nt.size, idx, o.min_chars, raw, occ, out.ctr))
+                res.truncated[static_cast<std::size_t>(r)] = 1;
+            if (raw.empty()) continue;
+            // Merge the matches of one reference that overlap or touch in the document.
+            std::stable_sort(raw.begin(), raw.end(), [](const detail::RawSpan& x, const detail::RawSpan& y) {
+                return x.ref != y.ref ? x.ref < y.ref : x.start < y.start;
+            });
+            merged.clear();
+            for (const auto& sp : raw) detail::push_merged(merged, sp);
+            // Document order for output.
+            std::vector<std::size_t> order(merged.size());
+            for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+            std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+                const auto &a = merged[x], &b = merged[y];
+                if (a.start != b.start) return a.start < b.start;
+                if (a.end != b.end) return a.end < b.end;
+                return a.ref < b.ref;
+            });
+            // Map to original code points: byte offsets first, then one pass over the document.
+            normalize_into<true>(text, nt);
+            bytes_at.clear();
+            for (std::size_t i : order) {
+                std::size_t oa, ob;
+                detail::original_range(nt, text, merged[i].start, merged[i].end, oa, ob);
+                bytes_at.push_back(oa);
+                bytes_at.push_back(ob);
+            }
+            detail::codepoints_at(text, bytes_at, cps);
+            cover.clear();
+            for (std::size_t t = 0; t < order.size(); ++t) {
+                const auto& sp = merged[order[t]];
+                const std::int64_t ca = cps[2 * t], cb = cps[2 * t + 1];
+                std::int64_t ra = 0, rb = 0;
+                if (idx.refs.data != nullptr && sp.ref < static_cast<std::uint64_t>(idx.refs.length)) {
+                    const ByteSpan rt = idx.refs.row(sp.ref);
+                    normalize_into<true>(rt, rnt);
+                    const std::size_t na = sp.ref_pos, nb = sp.ref_end;
+                    if (nb <= rnt.size && na < nb) {
+                        std::size_t roa, rob;
+                        detail::original_range(rnt, rt, na, nb, roa, rob);
+                        ref_bytes = {roa, rob};
+                        detail::codepoints_at(rt, ref_bytes, ref_cps);
+                        ra = ref_cps[0];
+                        rb = ref_cps[1];
+                    }
+                }
+                bool common = false;
+                if (control != nullptr && control->sa.n > 0) {
+                    ++out.ctr.searches;
+                    common = control->sa.occurs(nt.data() + sp.start, sp.end - sp.start);
+                }
+                out.start.push_back(ca);
+                out.end.push_back(cb);
+                out.ref.push_back(sp.ref);
+                out.ref_start.push_back(ra);
+                out.ref_end.push_back(rb);
+                out.ref_count.push_back(sp.ref_count);
+                out.common.push_back(common ? 1 : 0);
+                out.chars.push_back(static_cast<std::int64_t>(detail::count_chars(nt.data() + sp.start,
+                                                                                   sp.end - sp.start)));
+                if (!common) cover.push_back({ca, cb});
+                ++out.counts[static_cast<std::size_t>(r - lo)];
+            }
+            std::sort(cover.begin(), cover.end(), [](const Interval& x, const Interval& y) { return x.a < y.a; });
+            std::int64_t covered = 0, reach = -1;
+            for (const auto& iv : cover) {
+                const std::int64_t a = std::max(iv.a, reach);
+                if (iv.b > a) covered += iv.b - a;
+                reach = std::max(reach, iv.b);
+            }
+            res.copied_chars[static_cast<std::size_t>(r)] = covered;
+        }
+    });
+
+    res.row_offsets.assign(static_cast<std::size_t>(n) + 1, 0);
+    std::size_t row = 0;
+    for (const auto& ch : chunks) {
+        for (std::int64_t cnt : ch.counts) {
+            res.row_offsets[row + 1] = res.row_offsets[row] + cnt;
+            ++row;
+        }
+        auto app = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
+        app(res.start, ch.start);
+        app(res.end, ch.end);
+        app(res.ref, ch.ref);
+        app(res.ref_start, ch.ref_start);
+        app(res.ref_end, ch.ref_end);
+        app(res.ref_count, ch.ref_count);
+        app(res.common, ch.common);
+        app(res.chars, ch.chars);
+        res.windows += ch.ctr.windows;
+        res.filter_hits += ch.ctr.filter_hits;
+        res.searches += ch.ctr.searches;
+        res.matches += ch.ctr.matches;
+    }
+    return res;
+}
+
+}  // namespace scanner
