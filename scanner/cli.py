@@ -11,7 +11,7 @@ import sys
 import click
 
 from ._version import __version__
-from .config import HASH_MODES, NearDupParams
+from .config import HASH_MODES, NearDupParams, SpanParams
 from .errors import ScannerError
 
 
@@ -42,12 +42,14 @@ def main():
               "[default: --ngram, one full shingle].")
 @click.option("--false-negative-weight", default=0.95, show_default=True,
               help="Weight of misses against false candidates when choosing LSH bands and rows (0..1).")
+@click.option("--span-window", default=32, show_default=True, help="Bytes per k-gram of the copied-span "
+              "prefilter; scans can then use any --min-span >= this.")
 @click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
 @click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
 @click.option("--force", is_flag=True, help="Replace an existing index directory.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, threshold, hash_mode, min_tokens,
-              false_negative_weight, threads, batch_rows, force, progress):
+              false_negative_weight, span_window, threads, batch_rows, force, progress):
     """Build an index of REFERENCE outputs (Parquet/JSONL files, directories or globs).
 
     JSONL lines hold {"text": ...} or chat records {"messages": [{"role": "assistant", "content": ...}]},
@@ -61,7 +63,7 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
                                false_positive_weight=round(1.0 - false_negative_weight, 12))
         idx = ReferenceIndex.build(list(reference), out, params=params, text_column=text_column,
                                    id_column=id_column, threads=threads, batch_rows=batch_rows,
-                                   progress=progress, overwrite=force)
+                                   progress=progress, overwrite=force, span_params=SpanParams(window=span_window))
     except (ScannerError, OSError) as e:
         _fail(e)
     click.echo(json.dumps({"index": str(idx.path), "references": idx.n_refs, "bands": idx.bands,
@@ -80,26 +82,35 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
               "best first (0: all).")
 @click.option("--max-verify", default=1000, show_default=True, help="Candidates verified exactly per document "
               "(0: all).")
+@click.option("--detectors", default="near_duplicate,copied_span", show_default=True,
+              help="Comma-separated detectors to run.")
+@click.option("--min-span", default=50, show_default=True, help="Shortest copied span reported, in normalized "
+              "characters (>= the index's --span-window).")
+@click.option("--control", default=None, help="Index (built by `scanner index`) of human-written text: copied "
+              "spans also found there are marked common_phrase and not counted as copied.")
 @click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
 @click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
 @click.option("--verify-index/--no-verify-index", default=True, show_default=True,
               help="Re-hash the index files before scanning.")
 @click.option("--force", is_flag=True, help="Replace the findings of an existing output directory.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
-def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matches, max_verify, threads,
-             batch_rows, verify_index, force, progress):
+def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matches, max_verify, detectors,
+             min_span, control, threads, batch_rows, verify_index, force, progress):
     """Scan CORPUS (Parquet/JSONL files, directories or globs) against an index; write findings to --out."""
     from .scan import ScanOptions, scan
     try:
         opts = ScanOptions(text_column=text_column, id_column=id_column, batch_rows=batch_rows, threads=threads,
-                           threshold=threshold, max_matches=max_matches, max_verify=max_verify)
+                           threshold=threshold, max_matches=max_matches, max_verify=max_verify,
+                           detectors=tuple(d.strip() for d in detectors.split(",") if d.strip()),
+                           min_span=min_span, control=control)
         m = scan(list(corpus), index_dir, out, opts, force=force, verify_index=verify_index, progress=progress)
     except (ScannerError, OSError) as e:
         _fail(e)
     t = m["totals"]
     click.echo(json.dumps({"out": out, "files": t["files"], "rows_read": t["rows_read"],
                            "rows_scanned": t["rows_scanned"], "rows_skipped": t["rows_skipped"],
-                           "documents_flagged": t["documents_flagged"], "findings": t["findings"]}, sort_keys=True))
+                           "documents_flagged": t["documents_flagged"], "findings": t["findings"],
+                           "copied_characters": t["copied_characters"]}, sort_keys=True))
 
 
 @main.command("report")

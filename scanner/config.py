@@ -80,3 +80,38 @@ class NearDupParams:
         if unknown:
             raise InvalidInput(f"unknown near-duplicate parameters: {sorted(unknown)}")
         return cls(**d)
+
+
+@dataclass(frozen=True)
+class SpanParams:
+    """Index-time parameters of the copied-span detector.
+
+    Args:
+        window: bytes per k-gram of the prefilter. Scans can look for spans of any
+            --min-span >= window characters; they probe one window every
+            (min_span - window + 1) bytes, so a window well below the usual min_span
+            (default 32 for 50) keeps probes few.
+        filter_bits: bits of k-gram filter per reference k-gram (16: about 1 in 400
+            probes of an absent k-gram passes and costs a suffix-array search).
+    """
+
+    window: int = 32
+    filter_bits: int = 16
+
+    def __post_init__(self):
+        if not isinstance(self.window, int) or not 1 <= self.window <= 4096:
+            raise InvalidInput(f"span window={self.window!r}: use 1..4096 bytes (default 32); it bounds the "
+                               f"smallest --min-span a scan can use")
+        if not isinstance(self.filter_bits, int) or not 1 <= self.filter_bits <= 64:
+            raise InvalidInput(f"filter_bits={self.filter_bits!r}: use 1..64 bits per k-gram (default 16)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SpanParams:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise InvalidInput(f"unknown copied-span parameters: {sorted(unknown)}")
+        return cls(**d)

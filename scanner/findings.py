@@ -3,6 +3,13 @@
 Offsets (`start`, `end`, `ref_start`, `ref_end`) are code-point offsets into
 the original texts, so Python's ``text[start:end]`` is the matched part; a
 near-duplicate finding covers the whole document and the whole reference.
+
+Columns by detector:
+  near_duplicate  score = exact shingle Jaccard; whole document / whole reference.
+  copied_span     score = span length in normalized characters; ref_count = how many
+                  reference outputs contain the span; common_phrase = it also occurs in
+                  the human control set (--control), so it is not counted as copying.
+  self_id         rule = rule id; vendor, family, lang, precision from the rule catalogue.
 """
 
 from __future__ import annotations
@@ -28,6 +35,23 @@ SCHEMA = pa.schema([
     pa.field("ref_end", pa.int64()),
     pa.field("rule", pa.string()),
     pa.field("snippet", pa.string()),
+    pa.field("ref_count", pa.int64()),
+    pa.field("common_phrase", pa.bool_()),
+    pa.field("vendor", pa.string()),
+    pa.field("family", pa.string()),
+    pa.field("lang", pa.string()),
+    pa.field("precision", pa.string()),
+])
+
+# Per-document coverage, one row per document with a copied span (or a truncated search).
+DOCUMENT_SCHEMA = pa.schema([
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("row", pa.int64(), nullable=False),
+    pa.field("doc_id", pa.string()),
+    pa.field("characters", pa.int64(), nullable=False),
+    pa.field("copied_characters", pa.int64(), nullable=False),
+    pa.field("copied_fraction", pa.float64(), nullable=False),
+    pa.field("span_search_truncated", pa.bool_(), nullable=False),
 ])
 
 SORT_KEYS = [("row", "ascending"), ("detector", "ascending"), ("start", "ascending"), ("end", "ascending"),
@@ -86,7 +110,80 @@ def near_dup_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: 
         "rule": pa.nulls(n, type=pa.string()),
         "snippet": snippets(texts, batch_idx),
     }
-    return pa.table(cols, schema=SCHEMA)
+    return _complete(cols, n)
+
+
+def _complete(cols: dict, n: int) -> pa.Table:
+    """The table of `cols` with every other SCHEMA column null."""
+    for f in SCHEMA:
+        if f.name not in cols:
+            cols[f.name] = pa.nulls(n, type=f.type)
+    return pa.table({f.name: cols[f.name] for f in SCHEMA}, schema=SCHEMA)
+
+
+def span_snippets(texts: pa.Array, idx: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:
+    """texts[idx][start:end] (code points), cut to SNIPPET_CHARS, one line."""
+    if len(idx) == 0:
+        return pa.array([], type=pa.string())
+    taken = texts.take(pa.array(idx, type=pa.int64()))
+    out = []
+    for v, a, b in zip(taken.cast(pa.large_binary()).to_pylist(), start.tolist(), end.tolist()):
+        # surrogateescape counts each invalid byte as one code point, as the core does
+        s = v.decode("utf-8", "surrogateescape")[a:min(b, a + SNIPPET_CHARS)]
+        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        out.append(" ".join(s.split()))
+    return pa.array(out, type=pa.string())
+
+
+def span_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict, index) -> pa.Table:
+    """Findings of one batch from SpanMatcher.scan()'s CSR result."""
+    counts = np.diff(result["row_offsets"])
+    batch_idx = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    n = len(batch_idx)
+    if n == 0:
+        return empty_table()
+    ref = result["ref"].astype(np.int64)
+    doc_ids = ids.take(pa.array(batch_idx, type=pa.int64())).cast(pa.string()) if ids is not None \
+        else pa.nulls(n, type=pa.string())
+    sources = index.references
+    cols = {
+        "source": pa.array([source] * n, type=pa.string()),
+        "row": pa.array(rows[batch_idx], type=pa.int64()),
+        "doc_id": doc_ids,
+        "detector": pa.array(["copied_span"] * n, type=pa.string()),
+        "ref_id": index.ref_ids.take(pa.array(ref)).cast(pa.string()),
+        "ref_source": pa.array([sources[int(s)]["path"] for s in np.asarray(index.ref_source)[ref]],
+                               type=pa.string()),
+        "score": pa.array(result["chars"].astype(np.float64)),
+        "start": pa.array(result["start"], type=pa.int64()),
+        "end": pa.array(result["end"], type=pa.int64()),
+        "ref_start": pa.array(result["ref_start"], type=pa.int64()),
+        "ref_end": pa.array(result["ref_end"], type=pa.int64()),
+        "snippet": span_snippets(texts, batch_idx, result["start"], result["end"]),
+        "ref_count": pa.array(result["ref_count"], type=pa.int64()),
+        "common_phrase": pa.array(result["common"].astype(bool)),
+    }
+    return _complete(cols, n)
+
+
+def document_table(source: str, rows: np.ndarray, ids, characters: np.ndarray, copied: np.ndarray,
+                   truncated: np.ndarray) -> pa.Table:
+    """Per-document coverage rows for the documents with copied characters or a truncated search."""
+    sel = np.flatnonzero((copied > 0) | (truncated != 0))
+    n = len(sel)
+    chars = characters[sel].astype(np.int64)
+    cop = copied[sel].astype(np.int64)
+    frac = np.divide(cop, chars, out=np.zeros(n, dtype=np.float64), where=chars > 0)
+    return pa.table({
+        "source": pa.array([source] * n, type=pa.string()),
+        "row": pa.array(rows[sel], type=pa.int64()),
+        "doc_id": ids.take(pa.array(sel, type=pa.int64())).cast(pa.string()) if ids is not None
+        else pa.nulls(n, type=pa.string()),
+        "characters": pa.array(chars),
+        "copied_characters": pa.array(cop),
+        "copied_fraction": pa.array(frac),
+        "span_search_truncated": pa.array(truncated[sel].astype(bool)),
+    }, schema=DOCUMENT_SCHEMA)
 
 
 def sort_findings(table: pa.Table) -> pa.Table:

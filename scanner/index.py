@@ -12,6 +12,11 @@ Layout (format version 1):
   ref_codepoints.bin   int64 length of each reference text in code points
   signatures.bin       uint32 [n, num_perm] MinHash signatures
   lsh_keys.bin, lsh_ids.bin, lsh_dir.bin   banded LSH tables (csrc/lsh.hpp)
+  span_text.bin        the normalized references end to end, each followed by 0xFF
+  span_doc_starts.bin  uint64 [n + 1] start of each reference in span_text
+  span_sa.bin          suffix array of span_text, `width` bytes per entry + 8 bytes of slack
+  span_bucket.bin      uint64 [65537] suffix-array rank of every 2-byte prefix
+  span_filter.bin      uint64 blocked Bloom filter of every reference k-gram (csrc/span_match.hpp)
 
 Arrays are memory-mapped on load, so opening costs milliseconds whatever the
 size. load() always checks the manifest and every file's size; verify=True
@@ -36,14 +41,15 @@ from ._io import fsync_write, json_bytes
 from ._io import progress as progress_bar
 from ._version import __version__
 from .arrow_bridge import text_buffers
-from .config import NearDupParams
+from .config import NearDupParams, SpanParams
 from .errors import IndexFormatError, OutputConflict
 from .lsh import optimal_param
 from .minhash import MinHasher, permutations
 from .reader import expand_inputs, iter_batches, sha256_file
+from .spans import SpanMatcher
 
 FORMAT = "scanner-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 STATUS_NAMES = {1: "null_text", 2: "no_tokens", 3: "too_large"}
 TOO_SHORT = "too_short"
 
@@ -59,6 +65,11 @@ _ARRAYS = {
     "lsh_keys": "<u8",
     "lsh_ids": "<u4",
     "lsh_dir": "<u4",
+    "span_text": "|u1",
+    "span_doc_starts": "<u8",
+    "span_sa": "|u1",
+    "span_bucket": "<u8",
+    "span_filter": "<u8",
 }
 
 
@@ -77,7 +88,7 @@ def _large_string_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 class ReferenceIndex:
-    """The reference outputs and their near-duplicate detector tables, built once, memory-mapped after.
+    """The reference outputs and their detector tables, built once, memory-mapped after.
 
     Build with ``ReferenceIndex.build(paths, out_dir)``; open with ``ReferenceIndex.load(out_dir)``.
     """
@@ -88,6 +99,8 @@ class ReferenceIndex:
         self._arrays = arrays
         self.checksum = checksum
         self.params = NearDupParams.from_dict(manifest["params"]["near_duplicate"])
+        self.span_params = SpanParams.from_dict(manifest["params"]["copied_span"])
+        self.span_width = int(manifest["spans"]["width"])
         lsh = manifest["lsh"]
         self.bands, self.rows, self.dir_bits = int(lsh["bands"]), int(lsh["rows"]), int(lsh["dir_bits"])
         self.n_refs = int(manifest["n_refs"])
@@ -100,13 +113,14 @@ class ReferenceIndex:
         self.ref_row = arrays["ref_row"]
         self.ref_codepoints = arrays["ref_codepoints"]
         self._near_dup = None
+        self._spans = None
 
     # ---- building -----------------------------------------------------------------------------------------
 
     @classmethod
     def build(cls, references, out_dir, params: Optional[NearDupParams] = None, text_column: str = "text",
               id_column: Optional[str] = "id", threads: int = 0, batch_rows: int = 8192, progress: bool = False,
-              overwrite: bool = False) -> ReferenceIndex:
+              overwrite: bool = False, span_params: Optional[SpanParams] = None) -> ReferenceIndex:
         """Builds an index of the reference outputs in `references` (Parquet/JSONL files, directories, globs).
 
         Rows with a null text, no word token, or fewer than params.effective_min_tokens tokens are
@@ -114,6 +128,7 @@ class ReferenceIndex:
         The directory appears complete or not at all: it is written beside `out_dir` and renamed.
         """
         params = params or NearDupParams()
+        span_params = span_params or SpanParams()
         out = Path(out_dir)
         if out.exists() and not overwrite:
             if not out.is_dir() or any(out.iterdir()):
@@ -167,6 +182,10 @@ class ReferenceIndex:
                                        params.false_negative_weight)
         dir_bits = _core.lsh_dir_bits(n)
         keys, lids, ldir = _core.lsh_build(sig, bands, rws, dir_bits, threads)
+        if progress:
+            print(f"index: suffix array over {len(all_texts)} references ...", file=sys.stderr, flush=True)
+        spans = SpanMatcher.build(all_texts, window=span_params.window, filter_bits=span_params.filter_bits,
+                                  threads=threads)
         text_off, text_data = _large_string_parts(all_texts)
         id_off, id_data = _large_string_parts(all_ids)
         arrays = {
@@ -181,6 +200,7 @@ class ReferenceIndex:
             "lsh_keys": keys,
             "lsh_ids": lids,
             "lsh_dir": ldir,
+            **spans.arrays,
         }
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
         if tmp.exists():
@@ -198,8 +218,10 @@ class ReferenceIndex:
             "byteorder": "little",
             "tool_version": __version__,
             "unicode_version": _core.UNICODE_VERSION,
-            "params": {"near_duplicate": params.to_dict(), "text_column": text_column, "id_column": id_column},
+            "params": {"near_duplicate": params.to_dict(), "copied_span": span_params.to_dict(),
+                       "text_column": text_column, "id_column": id_column},
             "lsh": {"bands": bands, "rows": rws, "dir_bits": dir_bits},
+            "spans": {"width": spans.width, "text_bytes": int(len(spans.arrays["span_text"]))},
             "n_refs": n,
             "references": ref_files,
             "arrays": files,
@@ -244,7 +266,9 @@ class ReferenceIndex:
             files = manifest["arrays"]
             n = int(manifest["n_refs"])
             NearDupParams.from_dict(manifest["params"]["near_duplicate"])
+            SpanParams.from_dict(manifest["params"]["copied_span"])
             _ = [int(manifest["lsh"][k]) for k in ("bands", "rows", "dir_bits")]
+            _ = [int(manifest["spans"][k]) for k in ("width", "text_bytes")]
         except (KeyError, TypeError, ValueError) as e:
             raise IndexFormatError(f"{mpath}: incomplete or invalid manifest ({e!r}); rebuild the index") from e
         arrays = {}
@@ -289,6 +313,15 @@ class ReferenceIndex:
                 self.dir_bits, text_buffers(self.ref_texts), p.ngram, 0 if p.hash == "fast" else 1, a, b)
         return self._near_dup
 
+    @property
+    def spans(self) -> SpanMatcher:
+        """The native copied-span detector over this index (suffix array memory-mapped)."""
+        if self._spans is None:
+            self._spans = SpanMatcher({k: self._arrays[k] for k in ("span_text", "span_doc_starts", "span_sa",
+                                                                   "span_bucket", "span_filter")},
+                                      self.span_width, self.span_params.window, self.ref_texts)
+        return self._spans
+
     def ref_text(self, i: int) -> str:
         return self.ref_texts[i].as_py()
 
@@ -297,7 +330,11 @@ def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
     p = manifest["params"]["near_duplicate"]
     lsh = manifest["lsh"]
     bands, dir_bits = int(lsh["bands"]), int(lsh["dir_bits"])
+    tb, width = int(manifest["spans"]["text_bytes"]), int(manifest["spans"]["width"])
+    if not 1 <= width <= 8:
+        raise IndexFormatError(f"{path}: suffix array width {width} is not 1..8 bytes")
     expected = {
+        "span_text": (tb,), "span_doc_starts": (n + 1,), "span_sa": (tb * width + 8,), "span_bucket": (65537,),
         "ref_text_offsets": (n + 1,), "ref_id_offsets": (n + 1,), "ref_source": (n,), "ref_row": (n,),
         "ref_codepoints": (n,), "signatures": (n, int(p["num_perm"])), "lsh_keys": (bands, n),
         "lsh_ids": (bands, n), "lsh_dir": (bands, (1 << dir_bits) + 1),

@@ -25,6 +25,20 @@ def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def ratio_interval(total: int, denom: int, sum_sq_terms: float, n_docs: int,
+                   z: float = 1.959964) -> tuple[float, float]:
+    """95% interval of a ratio of sums over documents (copied characters / characters), by the
+    linearization (delta-method) variance of a ratio estimator with documents as clusters.
+
+    sum_sq_terms is sum_i (c_i - R * n_i)^2 over every scanned document.
+    """
+    if denom <= 0 or n_docs < 2:
+        return (0.0, 1.0)
+    r = total / denom
+    se = math.sqrt(n_docs / (n_docs - 1) * max(sum_sq_terms, 0.0)) / denom
+    return (max(0.0, r - z * se), min(1.0, r + z * se))
+
+
 def load_manifest(out_dir) -> dict:
     path = Path(out_dir) / "manifest.json"
     if not path.is_file():
@@ -65,6 +79,30 @@ def summarize(out_dir, top: int = 10) -> dict:
             near["top_references"] = [
                 {"ref_source": r["ref_source"], "ref_id": r["ref_id"], "corpus_copies": r["row_count"]}
                 for r in grouped.slice(0, top).to_pylist()]
+    spans = {}
+    if "copied_span" in m["detectors"]:
+        copied, chars = t.get("copied_characters", 0), t["characters"]
+        r = copied / chars if chars else 0.0
+        # sum_i (c_i - r n_i)^2 = sum_flagged (c_i - r n_i)^2 + r^2 * sum_unflagged n_i^2
+        sq_flagged, nsq_flagged = 0.0, 0.0
+        if (out / "documents").is_dir():
+            docs = pq.read_table(out / "documents")
+            if docs.num_rows:
+                c = docs.column("copied_characters").to_numpy().astype(np.float64)
+                n = docs.column("characters").to_numpy().astype(np.float64)
+                sq_flagged = float(np.sum((c - r * n) ** 2))
+                nsq_flagged = float(np.sum(n * n))
+        sq = sq_flagged + r * r * max(0.0, float(t.get("characters_squared", 0)) - nsq_flagged)
+        sp = table.filter(np.asarray(table.column("detector").to_numpy(zero_copy_only=False) == "copied_span")) \
+            if table is not None and table.num_rows else None
+        common = int(np.count_nonzero(sp.column("common_phrase").to_numpy(zero_copy_only=False))) \
+            if sp is not None and sp.num_rows else 0
+        st = m["stats"].get("copied_span", {})
+        spans = {"copied_characters": copied, "characters": chars, "copied_share": r,
+                 "copied_share_ci95": list(ratio_interval(copied, chars, sq, scanned)),
+                 "spans": sp.num_rows if sp is not None else 0, "common_phrase_spans": common,
+                 "documents_truncated": st.get("documents_truncated", 0),
+                 "min_span": m["options"].get("min_span")}
     per_file = []
     for rec in m["inputs"]:
         n = rec["rows_scanned"]
@@ -78,9 +116,10 @@ def summarize(out_dir, top: int = 10) -> dict:
         "references": m["index"]["n_refs"],
         "files": t["files"], "rows_read": t["rows_read"], "rows_scanned": scanned,
         "rows_skipped": t["rows_skipped"], "characters": t["characters"], "tokens": t["tokens"],
-        "detectors": detectors, "near_duplicate": near, "per_file": per_file,
-        "threshold": m["options"]["threshold"], "limits_hit": {k: v for k, v in m["stats"].items()
-                                                                 if k.endswith("truncated") and v},
+        "detectors": detectors, "near_duplicate": near, "copied_span": spans, "per_file": per_file,
+        "threshold": m["options"]["threshold"],
+        "limits_hit": {f"{det}.{k}": v for det, st in m["stats"].items() for k, v in st.items()
+                       if k.endswith("truncated") and v},
     }
 
 
@@ -113,6 +152,17 @@ def render_text(s: dict) -> str:
         lines.append("most copied reference outputs:")
         for r in near["top_references"]:
             lines.append(f"  {r['corpus_copies']:>6}  {r['ref_id']}  ({r['ref_source']})")
+    sp = s.get("copied_span")
+    if sp:
+        lo, hi = sp["copied_share_ci95"]
+        lines.append("")
+        lines.append(f"copied spans (>= {sp['min_span']} characters): {sp['spans']} spans, "
+                     f"{sp['common_phrase_spans']} of them common phrases (not counted)")
+        lines.append(f"  copied characters {sp['copied_characters']} of {sp['characters']} = "
+                     f"{_pct(sp['copied_share'])} (95% {_pct(lo)} - {_pct(hi)})")
+        if sp["documents_truncated"]:
+            lines.append(f"  {sp['documents_truncated']} degenerate document(s) hit the span search budget "
+                         f"(listed in documents/ with span_search_truncated)")
     lines.append("")
     lines.append("per file:")
     for f in s["per_file"]:

@@ -29,12 +29,13 @@ from ._io import progress as progress_bar
 from ._version import __version__
 from .arrow_bridge import text_buffers
 from .errors import InvalidInput, OutputConflict
-from .findings import SCHEMA, near_dup_table, sort_findings
+from .findings import DOCUMENT_SCHEMA, SCHEMA, document_table, near_dup_table, sort_findings, span_table
 from .index import STATUS_NAMES, ReferenceIndex
 from .reader import expand_inputs, iter_batches, sha256_file
 
 MANIFEST_FORMAT = "scanner-scan"
 MANIFEST_VERSION = 1
+DETECTORS = ("near_duplicate", "copied_span")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class ScanOptions:
         threshold: near-duplicate Jaccard threshold; None uses the index's.
         max_matches: near-duplicate findings kept per document, best first (0: all).
         max_verify: candidates verified exactly per document, best estimate first (0: all).
+        detectors: which detectors run.
+        min_span: shortest copied span reported, in normalized characters (>= the index's span window).
+        control: path of an index of human-written text; copied spans that also occur in it are marked
+            common_phrase and not counted as copied characters.
     """
 
     text_column: str = "text"
@@ -58,8 +63,18 @@ class ScanOptions:
     threshold: Optional[float] = None
     max_matches: int = 20
     max_verify: int = 1000
+    detectors: tuple = DETECTORS
+    min_span: int = 50
+    control: Optional[str] = None
 
     def __post_init__(self):
+        object.__setattr__(self, "detectors", tuple(sorted(set(self.detectors), key=DETECTORS.index))
+                           if set(self.detectors) <= set(DETECTORS) else self.detectors)
+        unknown = [d for d in self.detectors if d not in DETECTORS]
+        if unknown or not self.detectors:
+            raise InvalidInput(f"detectors {list(self.detectors)}: choose one or more of {', '.join(DETECTORS)}")
+        if not isinstance(self.min_span, int) or self.min_span < 1:
+            raise InvalidInput(f"min_span={self.min_span!r}: use a positive number of characters (default 50)")
         if self.batch_rows < 1:
             raise InvalidInput(f"batch_rows={self.batch_rows}: use a positive number of rows")
         if self.threads < 0:
@@ -86,13 +101,14 @@ def _prepare_output(out: Path, force: bool) -> None:
             if not force:
                 raise OutputConflict(f"{out} is not empty; choose a new output directory or pass --force to "
                                      f"replace its findings")
-            for name in ("findings", "manifest.json"):
+            for name in ("findings", "documents", "manifest.json"):
                 p = out / name
                 if p.is_dir():
                     shutil.rmtree(p)
                 elif p.exists():
                     p.unlink()
     (out / "findings").mkdir(parents=True, exist_ok=True)
+    (out / "documents").mkdir(parents=True, exist_ok=True)
 
 
 def _write_table(table: pa.Table, path: Path) -> str:
@@ -119,6 +135,15 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
     idx = index if isinstance(index, ReferenceIndex) else ReferenceIndex.load(index, verify=verify_index)
     threshold = opts.threshold if opts.threshold is not None else idx.params.threshold
     prefilter = prefilter_for(threshold, idx.params.num_perm)
+    spans_on = "copied_span" in opts.detectors
+    control = None
+    if spans_on:
+        if opts.min_span < idx.span_params.window:
+            raise InvalidInput(f"--min-span {opts.min_span} is below the index's span window of "
+                               f"{idx.span_params.window}; use --min-span >= {idx.span_params.window} or rebuild "
+                               f"the index with --span-window <= {opts.min_span}")
+        if opts.control is not None:
+            control = ReferenceIndex.load(opts.control, verify=verify_index)
     out = Path(out_dir)
     _prepare_output(out, force)
     if threshold < idx.params.threshold:
@@ -127,12 +152,13 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
                       f"rebuild the index with --threshold {threshold} for full recall", stacklevel=2)
     bar = progress_bar(paths, progress, "scan")
     stats = {k: 0 for k in ("candidates", "prefilter_passed", "verified", "verify_truncated", "matches_truncated")}
+    span_stats = {k: 0 for k in ("windows", "filter_hits", "searches", "matches", "documents_truncated")}
     inputs = []
     for i, path in enumerate(paths):
         rec = {"path": path, "bytes": os.path.getsize(path), "sha256": sha256_file(path)}
-        rows_read = scanned = characters = tokens = 0
+        rows_read = scanned = characters = tokens = copied_chars = characters_sq = 0
         skipped: dict[str, int] = {}
-        tables = []
+        tables, doc_tables = [], []
         for batch in iter_batches(path, opts.text_column, opts.id_column or "id", opts.batch_rows,
                                   id_required=opts.id_column is not None):
             n = len(batch.texts)
@@ -148,15 +174,30 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
                 if c:
                     skipped[name] = skipped.get(name, 0) + c
             characters += int(res["n_codepoints"].sum())
+            characters_sq += int(np.square(res["n_codepoints"].astype(np.float64)).sum())
             tokens += int(res["n_tokens"].sum())
             for k in stats:
                 stats[k] += int(res[k])
-            tables.append(near_dup_table(path, rows, batch.texts, batch.ids, res, idx))
+            if "near_duplicate" in opts.detectors:
+                tables.append(near_dup_table(path, rows, batch.texts, batch.ids, res, idx))
+            if spans_on:
+                sp = idx.spans.scan(batch.texts, opts.min_span, control=control.spans if control else None,
+                                    threads=opts.threads)
+                for k in ("windows", "filter_hits", "searches", "matches"):
+                    span_stats[k] += int(sp[k])
+                span_stats["documents_truncated"] += int(np.count_nonzero(sp["truncated"]))
+                copied_chars += int(sp["copied_chars"].sum())
+                tables.append(span_table(path, rows, batch.texts, batch.ids, sp, idx))
+                doc_tables.append(document_table(path, rows, batch.ids, res["n_codepoints"], sp["copied_chars"],
+                                                 sp["truncated"]))
             if bar is not None:
                 bar.update(n)
         table = sort_findings(pa.concat_tables(tables) if tables else SCHEMA.empty_table())
         part = f"findings/part-{i:05d}.parquet"
         digest = _write_table(table, out / part)
+        docs = pa.concat_tables(doc_tables) if doc_tables else DOCUMENT_SCHEMA.empty_table()
+        docs_part = f"documents/part-{i:05d}.parquet"
+        docs_digest = _write_table(docs.sort_by([("row", "ascending")]) if docs.num_rows else docs, out / docs_part)
         flagged = {}
         counts = {}
         if table.num_rows:
@@ -167,8 +208,11 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
                 flagged[d] = int(len(np.unique(row[det == d])))
             flagged["any"] = int(len(np.unique(row)))
         rec.update({"rows_read": rows_read, "rows_scanned": scanned, "rows_skipped": skipped,
-                    "characters": characters, "tokens": tokens, "findings": counts, "documents_flagged": flagged,
-                    "output": part, "output_sha256": digest})
+                    "characters": characters, "characters_squared": characters_sq, "tokens": tokens,
+                    "copied_characters": copied_chars,
+                    "findings": counts, "documents_flagged": flagged,
+                    "output": part, "output_sha256": digest, "documents": docs_part,
+                    "documents_sha256": docs_digest})
         if rows_read != scanned + sum(skipped.values()):  # the core classifies every row; this is a bug guard
             raise AssertionError(f"{path}: row accounting broken: {rows_read} read, {scanned} scanned, {skipped}")
         inputs.append(rec)
@@ -185,11 +229,13 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         # threads and batch_rows change how the work is cut, never the result, so they stay out:
         # the manifest is byte-identical whatever they are.
         "options": {k: v for k, v in asdict(opts).items() if k not in ("threads", "batch_rows")}
-        | {"threshold": threshold, "prefilter": prefilter},
-        "detectors": ["near_duplicate"],
+        | {"threshold": threshold, "prefilter": prefilter, "detectors": list(opts.detectors)},
+        "control": None if control is None else {"path": str(control.path), "checksum_sha256": control.checksum,
+                                                 "n_refs": control.n_refs, "references": control.references},
+        "detectors": list(opts.detectors),
         "inputs": inputs,
         "totals": _totals(inputs),
-        "stats": stats,
+        "stats": {"near_duplicate": stats, "copied_span": span_stats},
     }
     fsync_write(out / "manifest.json", json_bytes(manifest))
     return manifest
@@ -197,9 +243,9 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
 
 def _totals(inputs: list) -> dict:
     t = {"files": len(inputs), "rows_read": 0, "rows_scanned": 0, "rows_skipped": {}, "characters": 0,
-         "tokens": 0, "findings": {}, "documents_flagged": {}}
+         "characters_squared": 0, "tokens": 0, "copied_characters": 0, "findings": {}, "documents_flagged": {}}
     for rec in inputs:
-        for k in ("rows_read", "rows_scanned", "characters", "tokens"):
+        for k in ("rows_read", "rows_scanned", "characters", "characters_squared", "tokens", "copied_characters"):
             t[k] += rec[k]
         for group in ("rows_skipped", "findings", "documents_flagged"):
             for k, v in rec[group].items():

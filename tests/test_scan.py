@@ -60,7 +60,8 @@ def test_every_finding_is_a_true_near_duplicate_and_human_text_gives_none(result
     docs, refs, key = data
     planted = {k["id"] for k in key}
     for f in table.to_pylist():
-        assert f["detector"] == "near_duplicate"
+        if f["detector"] != "near_duplicate":
+            continue
         j = naive.jaccard(docs[f["doc_id"]].encode(), refs[f["ref_id"]].encode(), 5)
         assert j >= 0.5 and f["score"] == pytest.approx(j, abs=1e-12)
         assert f["doc_id"] in planted
@@ -74,6 +75,36 @@ def test_every_finding_is_a_true_near_duplicate_and_human_text_gives_none(result
     assert not set(table["doc_id"].to_pylist()) & set(human)
 
 
+def test_planted_copied_spans_are_located_to_the_character(result, data):
+    _, m, table = result
+    docs, refs, key = data
+    spans = [f for f in table.to_pylist() if f["detector"] == "copied_span"]
+    by_doc = {}
+    for f in spans:
+        by_doc.setdefault(f["doc_id"], []).append(f)
+    planted = [k for k in key if k["kind"] == "copied_span"]
+    assert len(planted) == 20
+    for k in planted:
+        (f,) = by_doc[k["id"]]
+        text, ref = docs[k["id"]], refs[k["ref_id"]]
+        assert f["ref_id"] == k["ref_id"] and f["ref_count"] == 1 and f["common_phrase"] is False
+        assert f["start"] == k["passage_start"]
+        # The match may run a few characters on where the next paragraph happens to continue it.
+        assert k["passage_start"] + len(k["passage"]) <= f["end"] <= k["passage_start"] + len(k["passage"]) + 3
+        copied = naive.normalize(text[f["start"]:f["end"]].encode())[0]
+        assert copied == naive.normalize(ref[f["ref_start"]:f["ref_end"]].encode())[0]
+        assert f["score"] == len(copied.decode())
+        assert f["snippet"] == " ".join(text[f["start"]:min(f["end"], f["start"] + 240)].split())
+    # Every copied span lies in a planted document (near-duplicates contain long exact runs too).
+    assert {f["doc_id"] for f in spans} <= {k["id"] for k in key}
+    docs_table = pq.read_table(result[0] / "documents").to_pylist()
+    assert {d["doc_id"] for d in docs_table} == set(by_doc)
+    for d in docs_table:
+        assert d["copied_characters"] <= d["characters"] == len(docs[d["doc_id"]])
+        assert d["copied_fraction"] == pytest.approx(d["copied_characters"] / d["characters"])
+    assert sum(d["copied_characters"] for d in docs_table) == m["totals"]["copied_characters"]
+
+
 def test_manifest_accounts_for_every_row(result, tiny):
     out, m, table = result
     on_disk = json.loads((out / "manifest.json").read_text())
@@ -84,8 +115,10 @@ def test_manifest_accounts_for_every_row(result, tiny):
     assert rec["rows_read"] == rec["rows_scanned"] + sum(rec["rows_skipped"].values())
     import hashlib
     assert rec["sha256"] == hashlib.sha256(tiny["corpus"].read_bytes()).hexdigest()
-    assert rec["findings"]["near_duplicate"] == table.num_rows
-    assert rec["documents_flagged"]["near_duplicate"] == len(set(table["row"].to_pylist()))
+    for det in ("near_duplicate", "copied_span"):
+        rows = [r for r, d in zip(table["row"].to_pylist(), table["detector"].to_pylist()) if d == det]
+        assert rec["findings"][det] == len(rows)
+        assert rec["documents_flagged"][det] == len(set(rows))
     assert m["index"]["checksum_sha256"] and m["index"]["n_refs"] == 400
     rows = table["row"].to_pylist()
     assert rows == sorted(rows)
@@ -95,7 +128,7 @@ def test_thread_count_and_batching_do_not_change_a_byte(result, tiny, tiny_index
     out, _, _ = result
     other = tmp_path / "o"
     scan([str(tiny["corpus"])], tiny_index, other, ScanOptions(threads=1, batch_rows=7))
-    for rel in ("manifest.json", "findings/part-00000.parquet"):
+    for rel in ("manifest.json", "findings/part-00000.parquet", "documents/part-00000.parquet"):
         assert (other / rel).read_bytes() == (out / rel).read_bytes(), rel
 
 
@@ -144,11 +177,13 @@ def test_limits_are_counted_not_silent(tiny_index, tmp_path, data):
     cp = tmp_path / "c.parquet"
     pq.write_table(pa.table({"text": [refs[rid]]}), cp)
     m = scan([str(cp)], idx, tmp_path / "o", ScanOptions(max_matches=1))
-    assert m["totals"]["findings"] == {"near_duplicate": 1}
-    assert m["stats"]["matches_truncated"] == 4
-    t = pq.read_table(tmp_path / "o" / "findings")
-    assert t["ref_id"].to_pylist() == [f"{rid}-0"] and t["doc_id"].to_pylist() == [None]
-    assert np.isclose(t["score"][0].as_py(), 1.0)
+    assert m["totals"]["findings"] == {"near_duplicate": 1, "copied_span": 1}
+    assert m["stats"]["near_duplicate"]["matches_truncated"] == 4
+    t = pq.read_table(tmp_path / "o" / "findings").to_pylist()
+    nd, sp = (next(f for f in t if f["detector"] == d) for d in ("near_duplicate", "copied_span"))
+    assert nd["ref_id"] == f"{rid}-0" and nd["doc_id"] is None and np.isclose(nd["score"], 1.0)
+    # The copied span is the whole text, attributed to its first holder and counting all five.
+    assert (sp["ref_id"], sp["ref_count"], sp["start"], sp["end"]) == (f"{rid}-0", 5, 0, len(refs[rid].strip()))
 
 
 def test_damaged_parquet_is_named_not_a_traceback(tiny, tiny_index, tmp_path):
