@@ -367,10 +367,11 @@ PYBIND11_MODULE(_core, m) {
             return s.idx.sa.occurs(b.data, b.size);
         }, py::arg("normalized"), "Whether the normalized bytes occur in the indexed text.")
         .def("scan", [](const PySpanIndex& self, const py::tuple& column, std::size_t min_chars,
-                        const PySpanIndex* control, int threads) {
+                        std::size_t min_words, const PySpanIndex* control, int threads) {
             ColumnArg c = column_arg(column);
             SpanOptions o;
             o.min_chars = min_chars;
+            o.min_words = min_words;
             o.threads = threads;
             SpanResult r;
             {
@@ -394,5 +395,5 @@ PYBIND11_MODULE(_core, m) {
             d["searches"] = r.searches;
             d["matches"] = r.matches;
             return d;
-        }, py::arg("column"), py::arg("min_chars"), py::arg("control"), py::arg("threads"));
+        }, py::arg("column"), py::arg("min_chars"), py::arg("min_words"), py::arg("control"), py::arg("threads"));
 }

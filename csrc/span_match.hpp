@@ -7,7 +7,8 @@
 // occurs in the reference text (end is non-decreasing in i). The maximal
 // matches are the [i, end(i)) whose end exceeds end(i - 1); each is stripped
 // of a leading/trailing space and kept if it still has >= min_chars
-// characters. It is attributed to the reference holding its first occurrence
+// characters (and, if min_words > 0, at least that many word tokens, as
+// tokenize() counts them). It is attributed to the reference holding its first occurrence
 // (lowest reference number, then lowest offset) and carries how many
 // distinct references contain it. Matches attributed to one reference that
 // overlap or touch in the document are merged into one span.
@@ -148,6 +149,7 @@ inline std::uint64_t concat_normalized(const TextColumn& refs, std::size_t k, st
 
 struct SpanOptions {
     std::size_t min_chars = 50;
+    std::size_t min_words = 0;  // 0: no word condition
     int threads = 0;
 };
 
@@ -172,6 +174,27 @@ inline std::size_t count_chars(const std::uint8_t* p, std::size_t n) {
     std::size_t c = 0;
     for (std::size_t i = 0; i < n; ++i) c += !is_continuation(p[i]);
     return c;
+}
+
+// Word tokens of normalized text (runs of word characters; each character of
+// a script written without spaces is one), as tokenize() splits them.
+inline std::size_t count_words(const std::uint8_t* p, std::size_t n) {
+    std::size_t words = 0, len;
+    bool in_word = false;
+    for (std::size_t i = 0; i < n; i += len) {
+        const std::uint32_t cp = p[i] < 0x80 ? (len = 1, p[i]) : decode_utf8(p + i, n - i, len);
+        const unsigned kind = unicode_entry(cp) & 7;
+        if (kind == kWord) {
+            words += !in_word;
+            in_word = true;
+        } else if (kind == kSingle) {
+            ++words;
+            in_word = false;
+        } else if (kind != kDrop) {
+            in_word = false;
+        }
+    }
+    return words;
 }
 
 struct RawSpan {
@@ -209,7 +232,8 @@ inline std::int64_t search_budget(std::size_t windows) { return 16 * static_cast
 // comment), merged per reference where consecutive. Returns false if the
 // document exhausted its search budget (the matches found so far are kept).
 inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex& idx, std::size_t m,
-                           std::vector<RawSpan>& out, std::vector<std::uint64_t>& occ, SpanCounters& ctr) {
+                           std::size_t min_words, std::vector<RawSpan>& out, std::vector<std::uint64_t>& occ,
+                           SpanCounters& ctr) {
     const SuffixArrayView& sa = idx.sa;
     const std::size_t k = idx.filter.k;
     if (N < m || sa.n == 0 || k == 0 || m < k) return true;
@@ -238,6 +262,7 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
         while (a < b && T[a] == ' ') ++a;
         while (b > a && T[b - 1] == ' ') --b;
         if (count_chars(T + a, b - a) < m || b <= last_end) return;
+        if (min_words > 0 && count_words(T + a, b - a) < min_words) return;
         last_end = b;
         // Attribute: first occurrence (lowest position = lowest reference, lowest offset), distinct references.
         std::size_t lo, hi;
@@ -403,7 +428,7 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
             if (text.size >= kMaxDocumentBytes) continue;
             normalize_into<false>(text, nt);
             raw.clear();
-            if (!detail::find_raw_spans(nt.data(), nt.size, idx, o.min_chars, raw, occ, out.ctr))
+            if (!detail::find_raw_spans(nt.data(), nt.size, idx, o.min_chars, o.min_words, raw, occ, out.ctr))
                 res.truncated[static_cast<std::size_t>(r)] = 1;
             if (raw.empty()) continue;
             // Merge the matches of one reference that overlap or touch in the document.

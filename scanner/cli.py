@@ -84,8 +84,10 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
               "(0: all).")
 @click.option("--detectors", default="near_duplicate,copied_span", show_default=True,
               help="Comma-separated detectors to run.")
-@click.option("--min-span", default=50, show_default=True, help="Shortest copied span reported, in normalized "
-              "characters (>= the index's --span-window).")
+@click.option("--min-span", type=int, default=None, help="Shortest copied span reported, in normalized "
+              "characters, >= the index's --span-window [default: 50; with --min-span-words: the span window].")
+@click.option("--min-span-words", type=int, default=None, help="Also require this many words in a copied span "
+              "(e.g. 13 for the 13-gram rule).")
 @click.option("--control", default=None, help="Index (built by `scanner index`) of human-written text: copied "
               "spans also found there are marked common_phrase and not counted as copied.")
 @click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
@@ -95,14 +97,14 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
 @click.option("--force", is_flag=True, help="Replace the findings of an existing output directory.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matches, max_verify, detectors,
-             min_span, control, threads, batch_rows, verify_index, force, progress):
+             min_span, min_span_words, control, threads, batch_rows, verify_index, force, progress):
     """Scan CORPUS (Parquet/JSONL files, directories or globs) against an index; write findings to --out."""
     from .scan import ScanOptions, scan
     try:
         opts = ScanOptions(text_column=text_column, id_column=id_column, batch_rows=batch_rows, threads=threads,
                            threshold=threshold, max_matches=max_matches, max_verify=max_verify,
                            detectors=tuple(d.strip() for d in detectors.split(",") if d.strip()),
-                           min_span=min_span, control=control)
+                           min_span=min_span, min_span_words=min_span_words, control=control)
         m = scan(list(corpus), index_dir, out, opts, force=force, verify_index=verify_index, progress=progress)
     except (ScannerError, OSError) as e:
         _fail(e)

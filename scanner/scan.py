@@ -51,7 +51,10 @@ class ScanOptions:
         max_matches: near-duplicate findings kept per document, best first (0: all).
         max_verify: candidates verified exactly per document, best estimate first (0: all).
         detectors: which detectors run.
-        min_span: shortest copied span reported, in normalized characters (>= the index's span window).
+        min_span: shortest copied span reported, in normalized characters (>= the index's span window);
+            None: 50, or the index's span window when min_span_words is given.
+        min_span_words: also require at least this many word tokens in a copied span (None: no such
+            condition), for thresholds stated in words such as the 13-gram rule.
         control: path of an index of human-written text; copied spans that also occur in it are marked
             common_phrase and not counted as copied characters.
     """
@@ -64,7 +67,8 @@ class ScanOptions:
     max_matches: int = 20
     max_verify: int = 1000
     detectors: tuple = DETECTORS
-    min_span: int = 50
+    min_span: Optional[int] = None
+    min_span_words: Optional[int] = None
     control: Optional[str] = None
 
     def __post_init__(self):
@@ -73,8 +77,10 @@ class ScanOptions:
         unknown = [d for d in self.detectors if d not in DETECTORS]
         if unknown or not self.detectors:
             raise InvalidInput(f"detectors {list(self.detectors)}: choose one or more of {', '.join(DETECTORS)}")
-        if not isinstance(self.min_span, int) or self.min_span < 1:
+        if self.min_span is not None and (not isinstance(self.min_span, int) or self.min_span < 1):
             raise InvalidInput(f"min_span={self.min_span!r}: use a positive number of characters (default 50)")
+        if self.min_span_words is not None and (not isinstance(self.min_span_words, int) or self.min_span_words < 1):
+            raise InvalidInput(f"min_span_words={self.min_span_words!r}: use a positive number of words")
         if self.batch_rows < 1:
             raise InvalidInput(f"batch_rows={self.batch_rows}: use a positive number of rows")
         if self.threads < 0:
@@ -137,11 +143,14 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
     prefilter = prefilter_for(threshold, idx.params.num_perm)
     spans_on = "copied_span" in opts.detectors
     control = None
+    min_span = opts.min_span
+    if min_span is None:
+        min_span = 50 if opts.min_span_words is None else idx.span_params.window
     if spans_on:
-        if opts.min_span < idx.span_params.window:
-            raise InvalidInput(f"--min-span {opts.min_span} is below the index's span window of "
+        if min_span < idx.span_params.window:
+            raise InvalidInput(f"--min-span {min_span} is below the index's span window of "
                                f"{idx.span_params.window}; use --min-span >= {idx.span_params.window} or rebuild "
-                               f"the index with --span-window <= {opts.min_span}")
+                               f"the index with --span-window <= {min_span}")
         if opts.control is not None:
             control = ReferenceIndex.load(opts.control, verify=verify_index)
     out = Path(out_dir)
@@ -181,8 +190,8 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
             if "near_duplicate" in opts.detectors:
                 tables.append(near_dup_table(path, rows, batch.texts, batch.ids, res, idx))
             if spans_on:
-                sp = idx.spans.scan(batch.texts, opts.min_span, control=control.spans if control else None,
-                                    threads=opts.threads)
+                sp = idx.spans.scan(batch.texts, min_span, control=control.spans if control else None,
+                                    threads=opts.threads, min_words=opts.min_span_words or 0)
                 for k in ("windows", "filter_hits", "searches", "matches"):
                     span_stats[k] += int(sp[k])
                 span_stats["documents_truncated"] += int(np.count_nonzero(sp["truncated"]))
@@ -229,7 +238,7 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         # threads and batch_rows change how the work is cut, never the result, so they stay out:
         # the manifest is byte-identical whatever they are.
         "options": {k: v for k, v in asdict(opts).items() if k not in ("threads", "batch_rows")}
-        | {"threshold": threshold, "prefilter": prefilter, "detectors": list(opts.detectors)},
+        | {"threshold": threshold, "prefilter": prefilter, "detectors": list(opts.detectors), "min_span": min_span},
         "control": None if control is None else {"path": str(control.path), "checksum_sha256": control.checksum,
                                                  "n_refs": control.n_refs, "references": control.references},
         "detectors": list(opts.detectors),

@@ -88,8 +88,11 @@ class SpanMatcher:
         return self._core.occurs(_core.normalize(text.encode("utf-8"))[0])
 
     def scan(self, texts, min_chars: int = DEFAULT_MIN_CHARS, control: Optional[SpanMatcher] = None,
-             threads: int = 0) -> dict:
+             threads: int = 0, min_words: int = 0) -> dict:
         """Copied spans of every document of `texts`, as CSR arrays.
+
+        A span is reported when it has at least `min_chars` normalized characters and, if
+        `min_words` > 0, at least that many word tokens.
 
         Returns a dict: ``row_offsets`` (len(texts)+1), per span ``start``/``end`` (code points
         in the document), ``ref`` (reference number), ``ref_start``/``ref_end`` (code points in
@@ -102,6 +105,8 @@ class SpanMatcher:
                                f"spans shorter than {self.window} characters cannot be searched; use "
                                f"--min-span >= {self.window} or rebuild the index with --span-window <= "
                                f"{min_chars}")
+        if not isinstance(min_words, (int, np.integer)) or min_words < 0:
+            raise InvalidInput(f"min_words={min_words!r}: use a number of words >= 0 (0: no word condition)")
         arr = as_text_array(texts, where="documents")
-        return self._core.scan(text_buffers(arr), int(min_chars), None if control is None else control._core,
-                               threads)
+        return self._core.scan(text_buffers(arr), int(min_chars), int(min_words),
+                               None if control is None else control._core, threads)

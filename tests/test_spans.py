@@ -42,12 +42,12 @@ def spans_of(res: dict, i: int) -> list[tuple]:
              int(res["ref_end"][j]), int(res["ref_count"][j]), bool(res["common"][j])) for j in range(lo, hi)]
 
 
-def check_against_oracle(refs, docs, min_chars, window, control=None, threads=1):
+def check_against_oracle(refs, docs, min_chars, window, control=None, threads=1, min_words=0):
     sm = SpanMatcher.build(refs, window=window)
     cm = SpanMatcher.build(control, window=window) if control else None
-    res = sm.scan(docs, min_chars, control=cm, threads=threads)
+    res = sm.scan(docs, min_chars, control=cm, threads=threads, min_words=min_words)
     for i, d in enumerate(docs):
-        assert spans_of(res, i) == naive_spans(d, refs, min_chars, control), (refs, d)
+        assert spans_of(res, i) == naive_spans(d, refs, min_chars, control, min_words), (refs, d)
     return res
 
 
@@ -59,15 +59,15 @@ small_text = st.lists(st.sampled_from(ALPHABET), max_size=40).map("".join)
 
 @settings(max_examples=400, deadline=None)
 @given(refs=st.lists(small_text, min_size=1, max_size=4), docs=st.lists(small_text, min_size=1, max_size=3),
-       window=st.integers(1, 5), extra=st.integers(0, 6), data=st.data())
-def test_spans_equal_naive_oracle(refs, docs, window, extra, data):
+       window=st.integers(1, 5), extra=st.integers(0, 6), words=st.sampled_from([0, 0, 1, 2, 3]), data=st.data())
+def test_spans_equal_naive_oracle(refs, docs, window, extra, words, data):
     # Plant a piece of a reference so long matches are common.
     r = refs[0]
     a = data.draw(st.integers(0, len(r)))
     b = data.draw(st.integers(a, len(r)))
     docs[0] = docs[0][:3] + r[a:b] + docs[0][3:]
     control = data.draw(st.lists(small_text, max_size=2))
-    check_against_oracle(refs, docs, window + extra, window, control or None)
+    check_against_oracle(refs, docs, window + extra, window, control or None, min_words=words)
 
 
 @settings(max_examples=150, deadline=None)
@@ -146,6 +146,16 @@ def test_threads_and_batches_do_not_change_results(real):
     assert [spans_of(r, 0) for r in rows] == [spans_of(one, i) for i in range(len(docs))]
     sliced = sm.scan(pa.array(docs, type=pa.string()).slice(10, 20), 50)
     assert [spans_of(sliced, i) for i in range(20)] == [spans_of(one, i) for i in range(10, 30)]
+
+
+def test_min_words(real):
+    refs, _ = real
+    sm = SpanMatcher.build(refs)
+    doc = "Intro. " + " ".join(refs[3].split(" ")[5:40]) + " Outro."
+    spans = spans_of(sm.scan([doc], 32, min_words=20), 0)
+    assert len(spans) == 1
+    assert spans_of(sm.scan([doc], 32, min_words=200), 0) == []
+    assert len(_core.tokens(doc[spans[0][0]:spans[0][1]].encode())) >= 20
 
 
 def test_common_phrases_are_marked_and_not_counted():

@@ -47,7 +47,7 @@ def _orig_cp(text: str, src, char_bytes, a: int, b: int):
     return len(raw[:oa].decode("utf-8", "surrogatepass")), len(raw[:ob].decode("utf-8", "surrogatepass"))
 
 
-def naive_spans(doc: str, refs: list[str], min_chars: int, control: list[str] | None = None):
+def naive_spans(doc: str, refs: list[str], min_chars: int, control: list[str] | None = None, min_words: int = 0):
     """List of (start, end, ref, ref_start, ref_end, ref_count, common) in code points, document order."""
     nd, dsrc, dcb = _normalize(doc)
     nrefs = [_normalize(r) for r in refs]
@@ -76,6 +76,8 @@ def naive_spans(doc: str, refs: list[str], min_chars: int, control: list[str] | 
         while b > a and nd[b - 1] == " ":
             b -= 1
         if b - a < min_chars or b <= last_b:
+            continue
+        if min_words and len(_core.tokens(nd[a:b].encode())) < min_words:
             continue
         last_b = b
         s = nd[a:b]
