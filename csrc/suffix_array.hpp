@@ -77,18 +77,26 @@ void sais(const C* T, I* SA, I n, I K) {
             bkt[c] = sum;
         }
     };
+    // Induced sorting reads only T: the types of p - 1 follow from T[p - 1],
+    // T[p] and the type of p, and in the S pass p is S-type exactly when it
+    // lies in the part of its bucket already filled by that pass. This keeps
+    // the type array out of the two random-access loops, which dominate.
     auto induce = [&]() {
         bucket_heads();
         // Suffix n-1 is L-type and follows the virtual sentinel in sorted order.
         SA[bkt[T[n - 1]]++] = n - 1;
         for (I i = 0; i < n; ++i) {
-            const I j = SA[i] - 1;
-            if (SA[i] > 0 && !stype[j]) SA[bkt[T[j]]++] = j;
+            const I p = SA[i];
+            // Every entry seen here is L-type or an LMS seed, so p - 1 is L-type iff T[p-1] >= T[p].
+            if (p > 0 && T[p - 1] >= T[p]) SA[bkt[T[p - 1]]++] = p - 1;
         }
         bucket_tails();
         for (I i = n - 1; i >= 0; --i) {
-            const I j = SA[i] - 1;
-            if (SA[i] > 0 && stype[j]) SA[--bkt[T[j]]] = j;
+            const I p = SA[i];
+            if (p <= 0) continue;
+            const auto c = T[p], c0 = T[p - 1];
+            const bool p_is_s = i >= bkt[c];
+            if (c0 < c || (c0 == c && p_is_s)) SA[--bkt[c0]] = p - 1;
         }
     };
 
@@ -100,9 +108,14 @@ void sais(const C* T, I* SA, I n, I K) {
     induce();
 
     // 2. Gather the sorted LMS positions at the front and name the substrings.
+    std::vector<std::uint64_t> lms_bits(static_cast<std::size_t>(n / 64 + 1), 0);
+    for (I i = 1; i < n; ++i)
+        if (is_lms(i)) lms_bits[static_cast<std::size_t>(i) >> 6] |= std::uint64_t{1} << (i & 63);
     I n1 = 0;
-    for (I i = 0; i < n; ++i)
-        if (is_lms(SA[i])) SA[n1++] = SA[i];
+    for (I i = 0; i < n; ++i) {
+        const I p = SA[i];
+        if (p > 0 && ((lms_bits[static_cast<std::size_t>(p) >> 6] >> (p & 63)) & 1)) SA[n1++] = p;
+    }
     std::fill(SA + n1, SA + n, I(-1));
     I name = 0, prev = -1;
     for (I i = 0; i < n1; ++i) {
