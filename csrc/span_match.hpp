@@ -245,9 +245,9 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
         ++searches;
         return sa.occurs(T + a, b - a);
     };
-    auto end_of = [&](std::size_t j) {
+    auto end_of = [&](std::size_t j, std::uint64_t* where = nullptr) {
         ++searches;
-        return j + sa.longest(T + j, N - j);
+        return j + sa.longest(T + j, N - j, where);
     };
     std::size_t last_end = 0;  // char end of the last kept match, to skip a repeat from a later byte start
     auto consider = [&](std::size_t j, std::size_t ej) {
@@ -316,7 +316,8 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
             continue;
         }
         ++ctr.filter_hits;
-        const std::size_t endp = end_of(p);
+        std::uint64_t q;  // where T[p, endp) occurs
+        const std::size_t endp = end_of(p, &q);
         if (endp <= theta) {
             if (theta == p + k - 1) E = 0;
             continue;
@@ -327,13 +328,23 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
             continue;
         }
         std::size_t cur = theta, pos = lo_r;
-        for (;;) {
+        for (bool first = true;; first = false) {
             // Smallest j in [pos, p] with end(j) > cur, i.e. T[j..cur] occurs (true at p, as endp > cur).
-            std::size_t j;
-            if (occurs(pos, cur + 1)) {
+            std::size_t j, hi = p, jq = p + 1;
+            if (first) {
+                // Walk left along the occurrence at q: T[jq, endp) occurs, so the answer is <= jq, and
+                // usually jq itself (a pasted passage has one source), which one search confirms.
+                jq = p;
+                while (jq > pos && q > p - jq && sa.text[q - (p - jq) - 1] == T[jq - 1]) --jq;
+                hi = jq;
+            }
+            if (hi == pos || !occurs(hi - 1, cur + 1)) {
+                j = hi;
+            } else if (occurs(pos, cur + 1)) {
                 j = pos;
             } else {
-                std::size_t lo = pos + 1, hi = p;
+                std::size_t lo = pos + 1;
+                --hi;  // known to hold
                 while (lo < hi) {
                     const std::size_t mid = lo + (hi - lo) / 2;
                     if (occurs(mid, cur + 1)) hi = mid;
@@ -341,8 +352,10 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
                 }
                 j = lo;
             }
+            const bool along_q = j == jq;
             while (j < N && is_continuation(T[j])) ++j;
-            const std::size_t ej = end_of(j);
+            // end() is non-decreasing: a start in [jq, p] ends exactly at endp, as T[jq, endp) occurs.
+            const std::size_t ej = along_q && j <= p ? endp : end_of(j);
             consider(j, ej);
             cur = std::max(cur, ej);
             pos = j + 1;
