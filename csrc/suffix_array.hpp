@@ -32,6 +32,12 @@
 // comparisons in practice. longest() finds the longest prefix of q that
 // occurs: it is shared with one of the two suffixes beside q's insertion
 // point.
+//
+// No LCP array is stored. The span finder only needs the searches above, the
+// occurrence count of a span comes from its rank range, and an LCP array
+// would cost at least one more byte per reference byte (capped values) for
+// nothing the scan uses; build_suffix_array stays the single place to add
+// one (Kasai's algorithm, O(n)) if a later detector needs it.
 #pragma once
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-"""The command line: `scanner index`, `scanner scan`, `scanner report`.
+"""The command line: `scanner index`, `scanner scan`, `scanner report`, `scanner verify`.
 
 Progress goes to stderr; stdout carries only machine-readable or report output.
 """
@@ -130,6 +130,22 @@ def report_cmd(out_dir, as_json, top):
         click.echo(json.dumps(s, indent=2, sort_keys=True))
     else:
         click.echo(render_text(s), nl=False)
+
+
+@main.command("verify")
+@click.argument("out_dir")
+def verify_cmd(out_dir):
+    """Re-check a scan output: inputs and index unchanged, every shard present and intact, rows add up.
+
+    Prints {"ok": ..., "problems": [...]} and exits 0 when everything holds, 1 when not.
+    """
+    from .verify import verify
+    try:
+        problems = verify(out_dir)
+    except (ScannerError, OSError) as e:
+        _fail(e)
+    click.echo(json.dumps({"ok": not problems, "problems": problems}, indent=2))
+    sys.exit(0 if not problems else 1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,98 @@
+"""Re-check a scan output directory against its manifest.
+
+`verify(out_dir)` answers "are these numbers still backed by the same inputs?": every input file
+still has the size and SHA-256 recorded at scan time, the index (and control index) still has the
+recorded checksum and intact arrays, every findings/documents shard is present with its recorded
+SHA-256 and row counts, and rows read equal rows scanned plus rows skipped, per file and in total.
+It returns the list of problems found (empty when everything holds); nothing is modified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from .errors import IndexFormatError, InputNotFound, InvalidInput
+from .reader import sha256_file
+from .scan import MANIFEST_FORMAT, MANIFEST_VERSION
+
+
+def _index_problems(meta: dict, what: str) -> list[str]:
+    from .index import ReferenceIndex
+    path = Path(meta["path"])
+    mpath = path / "manifest.json"
+    if not mpath.is_file():
+        return [f"{what} {path}: missing (no manifest.json)"]
+    digest = hashlib.sha256(mpath.read_bytes()).hexdigest()
+    if digest != meta["checksum_sha256"]:
+        return [f"{what} {path}: manifest checksum {digest[:16]}... differs from the scan's "
+                f"{meta['checksum_sha256'][:16]}...: the index was rebuilt or changed since the scan"]
+    try:
+        ReferenceIndex.load(path, verify=True)
+    except IndexFormatError as e:
+        return [f"{what}: {e}"]
+    return []
+
+
+def verify(out_dir) -> list[str]:
+    """Problems found in the scan output `out_dir` (an empty list when everything checks out)."""
+    out = Path(out_dir)
+    mpath = out / "manifest.json"
+    if not mpath.is_file():
+        raise InputNotFound(f"{out}: no manifest.json; is this the output directory of `scanner scan`?")
+    try:
+        m = json.loads(mpath.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise InvalidInput(f"{mpath}: damaged manifest ({e})") from e
+    if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
+        raise InvalidInput(f"{mpath}: not a scanner scan manifest")
+    if m.get("format_version") != MANIFEST_VERSION:
+        raise InvalidInput(f"{mpath}: manifest version {m.get('format_version')!r}; this scanner reads "
+                           f"{MANIFEST_VERSION}")
+    problems: list[str] = []
+    problems += _index_problems(m["index"], "index")
+    if m.get("control"):
+        problems += _index_problems(m["control"], "control index")
+    totals = {"rows_read": 0, "rows_scanned": 0, "rows_skipped": 0}
+    for rec in m["inputs"]:
+        p = Path(rec["path"])
+        if not p.is_file():
+            problems.append(f"input {p}: missing")
+        elif p.stat().st_size != rec["bytes"]:
+            problems.append(f"input {p}: {p.stat().st_size} bytes, the scan read {rec['bytes']}")
+        elif sha256_file(str(p)) != rec["sha256"]:
+            problems.append(f"input {p}: SHA-256 differs from the one recorded at scan time")
+        skipped = sum(rec["rows_skipped"].values())
+        if rec["rows_read"] != rec["rows_scanned"] + skipped:
+            problems.append(f"input {p}: {rec['rows_read']} rows read but {rec['rows_scanned']} scanned + "
+                            f"{skipped} skipped")
+        totals["rows_read"] += rec["rows_read"]
+        totals["rows_scanned"] += rec["rows_scanned"]
+        totals["rows_skipped"] += skipped
+        for key, digest_key in (("output", "output_sha256"), ("documents", "documents_sha256")):
+            rel = rec.get(key)
+            if rel is None:
+                continue
+            shard = out / rel
+            if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                problems.append(f"{rel}: shard path leaves the output directory")
+            elif not shard.is_file():
+                problems.append(f"{shard}: missing shard")
+            elif sha256_file(str(shard)) != rec[digest_key]:
+                problems.append(f"{shard}: SHA-256 differs from the manifest (changed or damaged)")
+            elif key == "output":
+                n = pq.ParquetFile(shard).metadata.num_rows
+                if n != sum(rec["findings"].values()):
+                    problems.append(f"{shard}: {n} findings, the manifest counts {sum(rec['findings'].values())}")
+    t = m["totals"]
+    if (t["rows_read"], t["rows_scanned"], sum(t["rows_skipped"].values())) != \
+            (totals["rows_read"], totals["rows_scanned"], totals["rows_skipped"]):
+        problems.append("totals do not add up to the per-file counts")
+    listed = {rec.get("output") for rec in m["inputs"]}
+    for f in sorted((out / "findings").glob("*.parquet")) if (out / "findings").is_dir() else []:
+        if f"findings/{f.name}" not in listed:
+            problems.append(f"{f}: a findings shard the manifest does not list (left from another run?)")
+    return problems
