@@ -16,6 +16,7 @@
 //   (Han, kana, Thai, ...) are tokens of their own; punctuation, symbols and
 //   spaces separate tokens.
 #pragma once
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -53,6 +54,15 @@ inline std::uint32_t decode_utf8(const std::uint8_t* p, std::size_t n, std::size
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0xfffd;
     len = need;
     return cp;
+}
+
+inline bool is_utf8_continuation(std::uint8_t b) { return (b & 0xc0) == 0x80; }
+
+// Characters of valid UTF-8 (normalized text is valid): bytes that start one.
+inline std::size_t count_utf8_chars(const std::uint8_t* p, std::size_t n) {
+    std::size_t c = 0;
+    for (std::size_t i = 0; i < n; ++i) c += !is_utf8_continuation(p[i]);
+    return c;
 }
 
 // Number of code points as decode_utf8 counts them.
@@ -105,44 +115,28 @@ inline const AsciiTable kAscii;
 
 }  // namespace detail
 
-template <bool kKeepOffsets>
-inline void normalize_into(ByteSpan text, NormalizedText& out) {
-    out.clear();
-    if (out.bytes.size() < text.size + 64) out.bytes.resize(text.size + text.size / 2 + 64);
-    if (kKeepOffsets) out.src.resize(out.bytes.size());
-    std::uint8_t* o = out.bytes.data();
-    std::uint32_t* so = kKeepOffsets ? out.src.data() : nullptr;
-    std::size_t w = 0;
-    // Room for `extra` more bytes plus the trailing pad; grows rarely (folded forms may expand).
-    auto ensure = [&](std::size_t extra) {
-        if (w + extra + NormalizedText::kPad > out.bytes.size()) {
-            out.bytes.resize((w + extra + NormalizedText::kPad) * 2);
-            o = out.bytes.data();
-            if (kKeepOffsets) {
-                out.src.resize(out.bytes.size());
-                so = out.src.data();
-            }
-        }
-    };
+// normalize_walk(): the normalized bytes of text, handed one at a time to
+// sink.put(byte, original byte offset of its code point), in order; before up
+// to `extra` bytes are put, sink.reserve(extra) is called (buffer sinks grow
+// there, streaming sinks ignore it). normalize_into() collects them; the
+// pattern matcher runs its automaton on them without a buffer.
+template <class Sink>
+inline void normalize_walk(ByteSpan text, Sink& sink) {
     const auto& at = detail::kAscii;
-    bool pending_space = false;
-    auto put = [&](std::uint8_t b, std::uint32_t src) {
-        o[w] = b;
-        if (kKeepOffsets) so[w] = src;
-        ++w;
-    };
+    bool pending_space = false, any = false;
     auto emit = [&](const std::uint8_t* b, std::size_t n, std::uint32_t src) {
-        ensure(2 * n);
+        sink.reserve(2 * n);
         for (std::size_t j = 0; j < n; ++j) {
             if (b[j] == ' ') {
                 pending_space = true;
                 continue;
             }
             if (pending_space) {
-                if (w) put(' ', src);
+                if (any) sink.put(' ', src);
                 pending_space = false;
             }
-            put(b[j], src);
+            sink.put(b[j], src);
+            any = true;
         }
     };
     const std::uint8_t* p = text.data;
@@ -156,12 +150,13 @@ inline void normalize_into(ByteSpan text, NormalizedText& out) {
             if (f == 0xfe) {
                 pending_space = true;
             } else if (f != 0xff) {
-                ensure(2);
+                sink.reserve(2);
                 if (pending_space) {
-                    if (w) put(' ', static_cast<std::uint32_t>(i));
+                    if (any) sink.put(' ', static_cast<std::uint32_t>(i));
                     pending_space = false;
                 }
-                put(f, static_cast<std::uint32_t>(i));
+                sink.put(f, static_cast<std::uint32_t>(i));
+                any = true;
             }
             ++i;
             continue;
@@ -182,10 +177,80 @@ inline void normalize_into(ByteSpan text, NormalizedText& out) {
         }
         i += len;
     }
-    ensure(0);
-    std::memset(o + w, 0, NormalizedText::kPad);
-    out.size = w;
-    if (kKeepOffsets) out.src.resize(w);
+}
+
+namespace detail {
+
+// Collects the walk into a NormalizedText (and its offsets when kept).
+template <bool kKeepOffsets>
+struct BufferSink {
+    NormalizedText& out;
+    std::uint8_t* o;
+    std::uint32_t* so;
+    std::size_t w = 0;
+    explicit BufferSink(NormalizedText& t)
+        : out(t), o(t.bytes.data()), so(kKeepOffsets ? t.src.data() : nullptr) {}
+    // Room for `extra` more bytes plus the trailing pad; grows rarely (folded forms may expand).
+    void reserve(std::size_t extra) {
+        if (w + extra + NormalizedText::kPad > out.bytes.size()) {
+            out.bytes.resize((w + extra + NormalizedText::kPad) * 2);
+            o = out.bytes.data();
+            if (kKeepOffsets) {
+                out.src.resize(out.bytes.size());
+                so = out.src.data();
+            }
+        }
+    }
+    void put(std::uint8_t b, std::uint32_t src) {
+        o[w] = b;
+        if (kKeepOffsets) so[w] = src;
+        ++w;
+    }
+};
+
+}  // namespace detail
+
+template <bool kKeepOffsets>
+inline void normalize_into(ByteSpan text, NormalizedText& out) {
+    out.clear();
+    if (out.bytes.size() < text.size + 64) out.bytes.resize(text.size + text.size / 2 + 64);
+    if (kKeepOffsets) out.src.resize(out.bytes.size());
+    detail::BufferSink<kKeepOffsets> sink(out);
+    normalize_walk(text, sink);
+    sink.reserve(0);
+    std::memset(sink.o + sink.w, 0, NormalizedText::kPad);
+    out.size = sink.w;
+    if (kKeepOffsets) out.src.resize(sink.w);
+}
+
+// Code point offsets of the given byte offsets (each at a character start or
+// the end) of text, in one pass over the text whatever their order.
+inline void codepoints_at(ByteSpan text, const std::vector<std::size_t>& bytes, std::vector<std::int64_t>& out) {
+    std::vector<std::size_t> order(bytes.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return bytes[x] < bytes[y]; });
+    out.assign(bytes.size(), 0);
+    std::size_t byte = 0, len;
+    std::int64_t cp = 0;
+    for (std::size_t i : order) {
+        while (byte < bytes[i]) {
+            if (text.data[byte] < 0x80) len = 1;
+            else decode_utf8(text.data + byte, text.size - byte, len);
+            byte += len;
+            ++cp;
+        }
+        out[i] = cp;
+    }
+}
+
+// Original byte range of normalized bytes [a, b) (b > a), given the normalized byte -> original byte map.
+inline void original_range(const NormalizedText& nt, ByteSpan orig, std::size_t a, std::size_t b, std::size_t& oa,
+                           std::size_t& ob) {
+    oa = nt.src[a];
+    const std::size_t last = nt.src[b - 1];
+    std::size_t len = 1;
+    if (orig.data[last] >= 0x80) decode_utf8(orig.data + last, orig.size - last, len);
+    ob = last + len;
 }
 
 struct Token {

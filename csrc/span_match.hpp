@@ -168,14 +168,6 @@ struct SpanResult {
 
 namespace detail {
 
-inline bool is_continuation(std::uint8_t b) { return (b & 0xc0) == 0x80; }
-
-inline std::size_t count_chars(const std::uint8_t* p, std::size_t n) {
-    std::size_t c = 0;
-    for (std::size_t i = 0; i < n; ++i) c += !is_continuation(p[i]);
-    return c;
-}
-
 // Word tokens of normalized text (runs of word characters; each character of
 // a script written without spaces is one), as tokenize() splits them.
 inline std::size_t count_words(const std::uint8_t* p, std::size_t n) {
@@ -251,17 +243,17 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
     };
     std::size_t last_end = 0;  // char end of the last kept match, to skip a repeat from a later byte start
     auto consider = [&](std::size_t j, std::size_t ej) {
-        while (ej > j && ej < N && is_continuation(T[ej])) --ej;
+        while (ej > j && ej < N && is_utf8_continuation(T[ej])) --ej;
         if (ej <= j) return;
         if (j > 0) {
             std::size_t pb = j - 1;
-            while (pb > 0 && is_continuation(T[pb])) --pb;
+            while (pb > 0 && is_utf8_continuation(T[pb])) --pb;
             if (occurs(pb, ej)) return;  // the previous character starts a match reaching as far
         }
         std::size_t a = j, b = ej;
         while (a < b && T[a] == ' ') ++a;
         while (b > a && T[b - 1] == ' ') --b;
-        if (count_chars(T + a, b - a) < m || b <= last_end) return;
+        if (count_utf8_chars(T + a, b - a) < m || b <= last_end) return;
         if (min_words > 0 && count_words(T + a, b - a) < min_words) return;
         last_end = b;
         // Attribute: first occurrence (lowest position = lowest reference, lowest offset), distinct references.
@@ -353,7 +345,7 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
                 j = lo;
             }
             const bool along_q = j == jq;
-            while (j < N && is_continuation(T[j])) ++j;
+            while (j < N && is_utf8_continuation(T[j])) ++j;
             // end() is non-decreasing: a start in [jq, p] ends exactly at endp, as T[jq, endp) occurs.
             const std::size_t ej = along_q && j <= p ? endp : end_of(j);
             consider(j, ej);
@@ -366,36 +358,6 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
     ctr.searches += searches;
     if (!complete) ++ctr.truncated;
     return complete;
-}
-
-// Code point offsets of the given byte offsets (each at a character start or
-// the end) of text, in one pass over the text whatever their order.
-inline void codepoints_at(ByteSpan text, const std::vector<std::size_t>& bytes, std::vector<std::int64_t>& out) {
-    std::vector<std::size_t> order(bytes.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return bytes[x] < bytes[y]; });
-    out.assign(bytes.size(), 0);
-    std::size_t byte = 0, len;
-    std::int64_t cp = 0;
-    for (std::size_t i : order) {
-        while (byte < bytes[i]) {
-            if (text.data[byte] < 0x80) len = 1;
-            else decode_utf8(text.data + byte, text.size - byte, len);
-            byte += len;
-            ++cp;
-        }
-        out[i] = cp;
-    }
-}
-
-// Original byte range of normalized bytes [a, b) (b > a), given the normalized byte -> original byte map.
-inline void original_range(const NormalizedText& nt, ByteSpan orig, std::size_t a, std::size_t b, std::size_t& oa,
-                           std::size_t& ob) {
-    oa = nt.src[a];
-    const std::size_t last = nt.src[b - 1];
-    std::size_t len = 1;
-    if (orig.data[last] >= 0x80) decode_utf8(orig.data + last, orig.size - last, len);
-    ob = last + len;
 }
 
 struct SpanChunk {
@@ -464,11 +426,11 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
             bytes_at.clear();
             for (std::size_t i : order) {
                 std::size_t oa, ob;
-                detail::original_range(nt, text, merged[i].start, merged[i].end, oa, ob);
+                original_range(nt, text, merged[i].start, merged[i].end, oa, ob);
                 bytes_at.push_back(oa);
                 bytes_at.push_back(ob);
             }
-            detail::codepoints_at(text, bytes_at, cps);
+            codepoints_at(text, bytes_at, cps);
             cover.clear();
             for (std::size_t t = 0; t < order.size(); ++t) {
                 const auto& sp = merged[order[t]];
@@ -480,9 +442,9 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
                     const std::size_t na = sp.ref_pos, nb = sp.ref_end;
                     if (nb <= rnt.size && na < nb) {
                         std::size_t roa, rob;
-                        detail::original_range(rnt, rt, na, nb, roa, rob);
+                        original_range(rnt, rt, na, nb, roa, rob);
                         ref_bytes = {roa, rob};
-                        detail::codepoints_at(rt, ref_bytes, ref_cps);
+                        codepoints_at(rt, ref_bytes, ref_cps);
                         ra = ref_cps[0];
                         rb = ref_cps[1];
                     }
@@ -499,7 +461,7 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
                 out.ref_end.push_back(rb);
                 out.ref_count.push_back(sp.ref_count);
                 out.common.push_back(common ? 1 : 0);
-                out.chars.push_back(static_cast<std::int64_t>(detail::count_chars(nt.data() + sp.start,
+                out.chars.push_back(static_cast<std::int64_t>(count_utf8_chars(nt.data() + sp.start,
                                                                                    sp.end - sp.start)));
                 if (!common) cover.push_back({ca, cb});
                 ++out.counts[static_cast<std::size_t>(r - lo)];

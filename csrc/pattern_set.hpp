@@ -1,0 +1,225 @@
+// PatternSet: every occurrence of a set of byte-string patterns in a text,
+// in one left-to-right pass (Aho-Corasick).
+//
+// Layout. The patterns form a trie; states are numbered breadth-first, so
+// shallow states have small numbers. Bytes are first mapped to classes (one
+// class per byte value that occurs in some pattern, one for all the others).
+// The shallow states, where a scan spends nearly all its time, get dense rows
+// of n_classes complete transitions (failure links already folded in): one
+// table load per byte. The deep states, reached only while the text follows a
+// pattern for several bytes, keep just their trie edges and a failure link,
+// which bounds memory by the pattern bytes instead of states x classes
+// (a catalogue of 50,000 phrases would otherwise need hundreds of MB). A
+// transition entry carries, in its top bit, whether some pattern ends at the
+// target state.
+//
+// Contract:
+//   - patterns are non-empty byte strings (the caller normalizes them as the
+//     text is normalized); duplicates are allowed and each is reported.
+//   - find() / step() call hit(pattern_id, end) for every occurrence, end
+//     being the offset just past its last byte, in increasing end order (ties:
+//     longer patterns first, then lower id). Cost O(text bytes + occurrences):
+//     failure links followed from deep states are paid for by the bytes that
+//     led there.
+//   - Memory: 4 * n_dense * n_classes bytes of dense rows (n_dense <= 4096)
+//     plus about 12 bytes per state and 4 per output.
+// Deterministic: the automaton depends only on the pattern list.
+#pragma once
+#include <algorithm>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "common.hpp"
+
+namespace scanner {
+
+class PatternSet {
+public:
+    static constexpr std::size_t kDenseDepth = 3;
+    static constexpr std::size_t kMaxDense = 4096;
+
+    PatternSet() { build({}); }
+
+    explicit PatternSet(const std::vector<ByteSpan>& patterns) { build(patterns); }
+
+    std::size_t n_patterns() const { return lengths_.size(); }
+    std::size_t n_states() const { return fail_.size(); }
+    std::size_t n_dense() const { return n_dense_; }
+    std::size_t n_classes() const { return n_classes_; }
+    std::size_t pattern_length(std::size_t id) const { return lengths_[id]; }
+    std::size_t memory_bytes() const {
+        return 4 * (dense_.size() + fail_.size() + edge_off_.size() + edge_to_.size() + out_off_.size() +
+                    out_ids_.size()) + 2 * edge_cls_.size() + 8 * lengths_.size();
+    }
+
+    // The streaming form of find(): feed bytes one at a time from state 0.
+    template <class Hit>
+    std::uint32_t step(std::uint32_t state, std::uint8_t byte, std::size_t end, Hit&& hit) const {
+        const std::uint32_t c = cls_[byte];
+        std::uint32_t t;
+        for (;;) {
+            if (state < n_dense_) {
+                t = dense_[state * n_classes_ + c];
+                break;
+            }
+            const std::size_t j = state - n_dense_;
+            std::uint32_t e = edge_off_[j];
+            const std::uint32_t e1 = edge_off_[j + 1];
+            while (e < e1 && edge_cls_[e] != c) ++e;
+            if (e < e1) {
+                t = edge_to_[e];
+                break;
+            }
+            state = fail_[state];
+        }
+        state = t & kIdMask;
+        if (t & kOutBit) report(state, end, hit);
+        return state;
+    }
+
+    template <class Hit>
+    void find(const std::uint8_t* text, std::size_t n, Hit&& hit) const {
+        std::uint32_t s = 0;
+        for (std::size_t i = 0; i < n; ++i) s = step(s, text[i], i + 1, hit);
+    }
+
+private:
+    static constexpr std::uint32_t kOutBit = 0x80000000u, kIdMask = 0x7fffffffu;
+
+    template <class Hit>
+    void report(std::uint32_t state, std::size_t end, Hit& hit) const {
+        for (std::uint32_t j = out_off_[state]; j < out_off_[state + 1]; ++j) hit(out_ids_[j], end);
+    }
+
+    void build(const std::vector<ByteSpan>& patterns) {
+        for (const ByteSpan& p : patterns)
+            if (p.size == 0) throw InvalidArgument("pattern set: empty pattern");
+        std::fill(cls_, cls_ + 256, 0);
+        n_classes_ = 1;
+        bool used[256] = {};
+        for (const ByteSpan& p : patterns)
+            for (std::size_t i = 0; i < p.size; ++i) used[p.data[i]] = true;
+        for (int b = 0; b < 256; ++b)
+            if (used[b]) cls_[b] = static_cast<std::uint16_t>(n_classes_++);
+        const std::size_t C = n_classes_;
+
+        // Trie with sorted sparse edges (class, child).
+        using Edges = std::vector<std::pair<std::uint16_t, std::uint32_t>>;
+        std::vector<Edges> kids(1);
+        std::vector<std::vector<std::uint32_t>> outs(1);
+        auto child = [&](std::uint32_t s, std::uint16_t c) -> std::int64_t {
+            const Edges& e = kids[s];
+            auto it = std::lower_bound(e.begin(), e.end(), std::make_pair(c, std::uint32_t{0}));
+            return it != e.end() && it->first == c ? static_cast<std::int64_t>(it->second) : -1;
+        };
+        lengths_.clear();
+        for (std::size_t id = 0; id < patterns.size(); ++id) {
+            const ByteSpan& p = patterns[id];
+            std::uint32_t s = 0;
+            for (std::size_t i = 0; i < p.size; ++i) {
+                const std::uint16_t c = cls_[p.data[i]];
+                std::int64_t t = child(s, c);
+                if (t < 0) {
+                    t = static_cast<std::int64_t>(kids.size());
+                    if (t > static_cast<std::int64_t>(kIdMask))
+                        throw InvalidArgument("pattern set: too many patterns for one automaton");
+                    Edges& e = kids[s];
+                    e.insert(std::lower_bound(e.begin(), e.end(), std::make_pair(c, std::uint32_t{0})),
+                             std::make_pair(c, static_cast<std::uint32_t>(t)));
+                    kids.emplace_back();
+                    outs.emplace_back();
+                }
+                s = static_cast<std::uint32_t>(t);
+            }
+            outs[s].push_back(static_cast<std::uint32_t>(id));
+            lengths_.push_back(p.size);
+        }
+        const std::size_t n = kids.size();
+
+        // Breadth-first order, depths and failure links; outputs extended by the failure's.
+        std::vector<std::uint32_t> order{0}, fail(n, 0), depth(n, 0);
+        order.reserve(n);
+        for (std::size_t q = 0; q < order.size(); ++q) {
+            const std::uint32_t s = order[q];
+            if (s != 0) {
+                auto& o = outs[s];
+                const auto& fo = outs[fail[s]];
+                o.insert(o.end(), fo.begin(), fo.end());
+            }
+            for (const auto& [c, t] : kids[s]) {
+                depth[t] = depth[s] + 1;
+                std::uint32_t f = fail[s];
+                std::int64_t g = -1;
+                if (s != 0) {
+                    for (;;) {
+                        g = child(f, c);
+                        if (g >= 0 || f == 0) break;
+                        f = fail[f];
+                    }
+                }
+                fail[t] = g >= 0 && static_cast<std::uint32_t>(g) != t ? static_cast<std::uint32_t>(g) : 0;
+                order.push_back(t);
+            }
+        }
+        for (auto& o : outs) {
+            std::sort(o.begin(), o.end(), [&](std::uint32_t x, std::uint32_t y) {
+                return lengths_[x] != lengths_[y] ? lengths_[x] > lengths_[y] : x < y;
+            });
+            o.erase(std::unique(o.begin(), o.end()), o.end());
+        }
+
+        // Renumber breadth-first; the first n_dense states (depth <= kDenseDepth) get dense rows.
+        std::vector<std::uint32_t> rank(n);
+        for (std::size_t r = 0; r < n; ++r) rank[order[r]] = static_cast<std::uint32_t>(r);
+        n_dense_ = 0;
+        while (n_dense_ < n && n_dense_ < kMaxDense && depth[order[n_dense_]] <= kDenseDepth) ++n_dense_;
+        auto encode = [&](std::uint32_t s) { return rank[s] | (outs[s].empty() ? 0u : kOutBit); };
+
+        fail_.resize(n);
+        out_off_.assign(n + 1, 0);
+        out_ids_.clear();
+        for (std::size_t r = 0; r < n; ++r) {
+            const std::uint32_t s = order[r];
+            fail_[r] = rank[fail[s]];
+            out_ids_.insert(out_ids_.end(), outs[s].begin(), outs[s].end());
+            out_off_[r + 1] = static_cast<std::uint32_t>(out_ids_.size());
+        }
+        // Dense rows in breadth-first order: a missing edge goes where the failure state's row goes
+        // (the failure state is shallower, so its row is already complete).
+        dense_.assign(n_dense_ * C, 0);
+        for (std::size_t r = 0; r < n_dense_; ++r) {
+            const std::uint32_t s = order[r];
+            std::uint32_t* row = &dense_[r * C];
+            if (r == 0) {
+                for (std::size_t c = 0; c < C; ++c) row[c] = 0;
+            } else {
+                const std::uint32_t* frow = &dense_[static_cast<std::size_t>(rank[fail[s]]) * C];
+                std::copy(frow, frow + C, row);
+            }
+            for (const auto& [c, t] : kids[s]) row[c] = encode(t);
+        }
+        edge_off_.assign(n - n_dense_ + 1, 0);
+        edge_cls_.clear();
+        edge_to_.clear();
+        for (std::size_t r = n_dense_; r < n; ++r) {
+            for (const auto& [c, t] : kids[order[r]]) {
+                edge_cls_.push_back(c);
+                edge_to_.push_back(encode(t));
+            }
+            edge_off_[r - n_dense_ + 1] = static_cast<std::uint32_t>(edge_to_.size());
+        }
+    }
+
+    std::uint16_t cls_[256] = {};
+    std::size_t n_classes_ = 1, n_dense_ = 0;
+    std::vector<std::uint32_t> dense_;
+    std::vector<std::uint32_t> fail_;
+    std::vector<std::uint32_t> edge_off_;
+    std::vector<std::uint16_t> edge_cls_;
+    std::vector<std::uint32_t> edge_to_;
+    std::vector<std::uint32_t> out_off_, out_ids_;
+    std::vector<std::size_t> lengths_;
+};
+
+}  // namespace scanner
