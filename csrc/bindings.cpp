@@ -12,6 +12,8 @@
 #include "minhash.hpp"
 #include "near_dup.hpp"
 #include "normalize.hpp"
+#include "pattern_set.hpp"
+#include "self_id.hpp"
 #include "span_match.hpp"
 #include "suffix_array.hpp"
 #include "text_column.hpp"
@@ -106,6 +108,58 @@ const T* checked_data(const py::array_t<T, py::array::c_style>& a, std::size_t e
         throw FormatError(std::string("span index: ") + what + " has " + std::to_string(a.size()) +
                           " entries, expected " + std::to_string(expect));
     return a.data();
+}
+
+std::vector<ByteSpan> byte_spans(const std::vector<py::bytes>& items) {
+    std::vector<ByteSpan> out;
+    out.reserve(items.size());
+    for (const auto& b : items) out.push_back(bytes_span(b));
+    return out;
+}
+
+// Occurrences of a pattern set in every row, normalized first or as raw bytes.
+struct PatternHits {
+    std::vector<std::int64_t> row_offsets;
+    std::vector<std::uint32_t> ids;
+    std::vector<std::int64_t> ends;
+};
+
+PatternHits pattern_hits(const PatternSet& set, const TextColumn& col, bool normalized, int threads) {
+    const std::int64_t n = col.length;
+    const std::int64_t chunk = 256;
+    const std::size_t n_chunks = static_cast<std::size_t>((n + chunk - 1) / chunk);
+    std::vector<PatternHits> parts(n_chunks);
+    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
+        PatternHits& out = parts[c];
+        std::vector<detail::PatHit> hits;
+        for (std::int64_t r = static_cast<std::int64_t>(c) * chunk; r < std::min(n, (static_cast<std::int64_t>(c) + 1) * chunk); ++r) {
+            hits.clear();
+            if (col.is_valid(r)) {
+                const ByteSpan t = col.row(r);
+                if (normalized) {
+                    detail::MatchSink sink{set, hits};
+                    normalize_walk(t, sink);
+                } else {
+                    set.find(t.data, t.size, [&](std::uint32_t id, std::size_t end) {
+                        hits.push_back(detail::PatHit{id, static_cast<std::uint32_t>(end)});
+                    });
+                }
+            }
+            out.row_offsets.push_back(static_cast<std::int64_t>(hits.size()));
+            for (const auto& h : hits) {
+                out.ids.push_back(h.pat);
+                out.ends.push_back(h.end);
+            }
+        }
+    });
+    PatternHits res;
+    res.row_offsets.push_back(0);
+    for (const auto& p : parts) {
+        for (std::int64_t k : p.row_offsets) res.row_offsets.push_back(res.row_offsets.back() + k);
+        res.ids.insert(res.ids.end(), p.ids.begin(), p.ids.end());
+        res.ends.insert(res.ends.end(), p.ends.begin(), p.ends.end());
+    }
+    return res;
 }
 
 }  // namespace
@@ -396,4 +450,78 @@ PYBIND11_MODULE(_core, m) {
             d["matches"] = r.matches;
             return d;
         }, py::arg("column"), py::arg("min_chars"), py::arg("min_words"), py::arg("control"), py::arg("threads"));
+    py::class_<PatternSet>(m, "PatternSet")
+        .def(py::init([](const std::vector<py::bytes>& patterns) {
+            return std::make_unique<PatternSet>(byte_spans(patterns));
+        }), py::arg("patterns"))
+        .def_property_readonly("n_states", &PatternSet::n_states)
+        .def_property_readonly("n_classes", &PatternSet::n_classes)
+        .def_property_readonly("memory_bytes", &PatternSet::memory_bytes)
+        .def("find", [](const PatternSet& self, const py::tuple& column, bool normalized, int threads) {
+            ColumnArg c = column_arg(column);
+            PatternHits h;
+            {
+                py::gil_scoped_release release;
+                h = pattern_hits(self, c.col, normalized, threads);
+            }
+            return py::make_tuple(to_numpy(std::move(h.row_offsets)), to_numpy(std::move(h.ids)),
+                                  to_numpy(std::move(h.ends)));
+        }, py::arg("column"), py::arg("normalized"), py::arg("threads"),
+           "Every occurrence in every row as CSR (row_offsets, pattern ids, end byte offsets), in the "
+           "normalized text (normalized=True) or the raw bytes.");
+
+    m.def("char_kinds", [](const py::bytes& text) {
+        const ByteSpan s = bytes_span(text);
+        std::vector<std::uint8_t> kinds;
+        std::size_t len;
+        for (std::size_t i = 0; i < s.size; i += len) {
+            const std::uint32_t cp = decode_utf8(s.data + i, s.size - i, len);
+            kinds.push_back(static_cast<std::uint8_t>(unicode_entry(cp) & 7));
+        }
+        return to_numpy(std::move(kinds));
+    }, py::arg("text"), "Character kind (0 other, 1 word, 2 single, 3 space, 4 drop) of every code point.");
+
+    using U8A = py::array_t<std::uint8_t, py::array::c_style>;
+    py::class_<SelfIdRules>(m, "SelfIdRules")
+        .def(py::init([](const std::vector<py::bytes>& patterns, const U32& pat_rule, const U8A& pat_role,
+                         const U8A& rule_precision, const U32& rule_within) {
+            const auto n = patterns.size();
+            if (static_cast<std::size_t>(pat_rule.size()) != n || static_cast<std::size_t>(pat_role.size()) != n)
+                throw InvalidArgument("self-id: one rule and one role per pattern");
+            if (rule_precision.size() != rule_within.size())
+                throw InvalidArgument("self-id: one precision and one window per rule");
+            return std::make_unique<SelfIdRules>(make_self_id_rules(
+                byte_spans(patterns), pat_rule.data(), pat_role.data(), static_cast<std::size_t>(rule_precision.size()),
+                rule_precision.data(), rule_within.data()));
+        }), py::arg("patterns"), py::arg("pattern_rule"), py::arg("pattern_role"), py::arg("rule_precision"),
+            py::arg("rule_within"))
+        .def_property_readonly("n_states", [](const SelfIdRules& r) { return r.set.n_states(); })
+        .def_property_readonly("memory_bytes", [](const SelfIdRules& r) { return r.set.memory_bytes(); })
+        .def("scan", [](const SelfIdRules& self, const py::tuple& column, int min_precision, int threads) {
+            if (min_precision < kLow || min_precision > kHigh) throw InvalidArgument("min_precision must be 0..2");
+            ColumnArg c = column_arg(column);
+            SelfIdOptions o;
+            o.min_precision = static_cast<std::uint8_t>(min_precision);
+            o.threads = threads;
+            SelfIdResult r;
+            {
+                py::gil_scoped_release release;
+                r = self_id_scan(c.col, self, o);
+            }
+            py::dict d;
+            d["row_offsets"] = to_numpy(std::move(r.row_offsets));
+            d["rule"] = to_numpy(std::move(r.rule));
+            d["start"] = to_numpy(std::move(r.start));
+            d["end"] = to_numpy(std::move(r.end));
+            d["sent_start"] = to_numpy(std::move(r.sent_start));
+            d["sent_end"] = to_numpy(std::move(r.sent_end));
+            d["precision"] = to_numpy(std::move(r.precision));
+            d["quoted"] = to_numpy(std::move(r.quoted));
+            d["truncated"] = to_numpy(std::move(r.truncated));
+            d["pattern_hits"] = r.pattern_hits;
+            d["anchor_hits"] = r.anchor_hits;
+            d["confirmed"] = r.confirmed;
+            d["below_precision"] = r.below_precision;
+            return d;
+        }, py::arg("column"), py::arg("min_precision"), py::arg("threads"));
 }

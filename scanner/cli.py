@@ -82,7 +82,7 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
               "best first (0: all).")
 @click.option("--max-verify", default=1000, show_default=True, help="Candidates verified exactly per document "
               "(0: all).")
-@click.option("--detectors", default="near_duplicate,copied_span", show_default=True,
+@click.option("--detectors", default="near_duplicate,copied_span,self_id", show_default=True,
               help="Comma-separated detectors to run.")
 @click.option("--min-span", type=int, default=None, help="Shortest copied span reported, in normalized "
               "characters, >= the index's --span-window [default: 50; with --min-span-words: the span window].")
@@ -90,6 +90,13 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
               "(e.g. 13 for the 13-gram rule).")
 @click.option("--control", default=None, help="Index (built by `scanner index`) of human-written text: copied "
               "spans also found there are marked common_phrase and not counted as copied.")
+@click.option("--patterns", "patterns", multiple=True, help="Self-identification rule file (JSON Lines, see "
+              "README) added to the built-in catalogue; repeatable.")
+@click.option("--builtin-patterns/--no-builtin-patterns", default=True, show_default=True,
+              help="Use the built-in self-identification catalogue.")
+@click.option("--self-id-precision", type=click.Choice(["high", "medium", "low"]), default="medium",
+              show_default=True, help="Lowest precision of self-identification findings written (quoted "
+              "matches are low).")
 @click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
 @click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
 @click.option("--verify-index/--no-verify-index", default=True, show_default=True,
@@ -97,14 +104,17 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
 @click.option("--force", is_flag=True, help="Replace the findings of an existing output directory.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matches, max_verify, detectors,
-             min_span, min_span_words, control, threads, batch_rows, verify_index, force, progress):
+             min_span, min_span_words, control, patterns, builtin_patterns, self_id_precision, threads, batch_rows,
+             verify_index, force, progress):
     """Scan CORPUS (Parquet/JSONL files, directories or globs) against an index; write findings to --out."""
     from .scan import ScanOptions, scan
     try:
         opts = ScanOptions(text_column=text_column, id_column=id_column, batch_rows=batch_rows, threads=threads,
                            threshold=threshold, max_matches=max_matches, max_verify=max_verify,
                            detectors=tuple(d.strip() for d in detectors.split(",") if d.strip()),
-                           min_span=min_span, min_span_words=min_span_words, control=control)
+                           min_span=min_span, min_span_words=min_span_words, control=control,
+                           patterns=tuple(patterns), builtin_patterns=builtin_patterns,
+                           self_id_precision=self_id_precision)
         m = scan(list(corpus), index_dir, out, opts, force=force, verify_index=verify_index, progress=progress)
     except (ScannerError, OSError) as e:
         _fail(e)

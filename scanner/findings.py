@@ -9,7 +9,9 @@ Columns by detector:
   copied_span     score = span length in normalized characters; ref_count = how many
                   reference outputs contain the span; common_phrase = it also occurs in
                   the human control set (--control), so it is not counted as copying.
-  self_id         rule = rule id; vendor, family, lang, precision from the rule catalogue.
+  self_id         score = 1.0 (a rule holds or not; see precision); rule = rule id; vendor, model,
+                  family, lang from the rule catalogue; precision = the rule's level, or "low" for a
+                  match inside a quotation; snippet = the sentence around the match.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ SCHEMA = pa.schema([
     pa.field("ref_count", pa.int64()),
     pa.field("common_phrase", pa.bool_()),
     pa.field("vendor", pa.string()),
+    pa.field("model", pa.string()),
     pa.field("family", pa.string()),
     pa.field("lang", pa.string()),
     pa.field("precision", pa.string()),
@@ -162,6 +165,57 @@ def span_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict
         "snippet": span_snippets(texts, batch_idx, result["start"], result["end"]),
         "ref_count": pa.array(result["ref_count"], type=pa.int64()),
         "common_phrase": pa.array(result["common"].astype(bool)),
+    }
+    return _complete(cols, n)
+
+
+def sentence_snippets(texts: pa.Array, idx: np.ndarray, start: np.ndarray, end: np.ndarray,
+                      sent_start: np.ndarray, sent_end: np.ndarray) -> pa.Array:
+    """The sentence texts[idx][sent_start:sent_end] around each match, on one line; a sentence longer
+    than SNIPPET_CHARS is cut to a window of that size around the match."""
+    if len(idx) == 0:
+        return pa.array([], type=pa.string())
+    taken = texts.take(pa.array(idx, type=pa.int64()))
+    out = []
+    for v, a, b, sa, sb in zip(taken.cast(pa.large_binary()).to_pylist(), start.tolist(), end.tolist(),
+                               sent_start.tolist(), sent_end.tolist()):
+        if sb - sa > SNIPPET_CHARS:
+            room = max(0, SNIPPET_CHARS - (b - a))
+            sa = max(sa, a - room // 2)
+            sb = min(sb, max(b, sa + SNIPPET_CHARS))
+        s = v.decode("utf-8", "surrogateescape")[sa:sb]
+        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        out.append(" ".join(s.split()))
+    return pa.array(out, type=pa.string())
+
+
+def self_id_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict, catalogue) -> pa.Table:
+    """Findings of one batch from SelfIdMatcher.scan()'s CSR result."""
+    from .self_id import PRECISIONS
+    counts = np.diff(result["row_offsets"])
+    batch_idx = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    n = len(batch_idx)
+    if n == 0:
+        return empty_table()
+    rules = [catalogue.rules[int(r)] for r in result["rule"]]
+    doc_ids = ids.take(pa.array(batch_idx, type=pa.int64())).cast(pa.string()) if ids is not None \
+        else pa.nulls(n, type=pa.string())
+    cols = {
+        "source": pa.array([source] * n, type=pa.string()),
+        "row": pa.array(rows[batch_idx], type=pa.int64()),
+        "doc_id": doc_ids,
+        "detector": pa.array(["self_id"] * n, type=pa.string()),
+        "score": pa.array(np.ones(n, dtype=np.float64)),
+        "start": pa.array(result["start"], type=pa.int64()),
+        "end": pa.array(result["end"], type=pa.int64()),
+        "rule": pa.array([r.id for r in rules], type=pa.string()),
+        "snippet": sentence_snippets(texts, batch_idx, result["start"], result["end"], result["sent_start"],
+                                     result["sent_end"]),
+        "vendor": pa.array([r.vendor for r in rules], type=pa.string()),
+        "model": pa.array([r.model for r in rules], type=pa.string()),
+        "family": pa.array([r.family for r in rules], type=pa.string()),
+        "lang": pa.array([r.lang for r in rules], type=pa.string()),
+        "precision": pa.array([PRECISIONS[int(p)] for p in result["precision"]], type=pa.string()),
     }
     return _complete(cols, n)
 

@@ -29,13 +29,13 @@ from ._io import progress as progress_bar
 from ._version import __version__
 from .arrow_bridge import text_buffers
 from .errors import InvalidInput, OutputConflict
-from .findings import DOCUMENT_SCHEMA, SCHEMA, document_table, near_dup_table, sort_findings, span_table
+from .findings import DOCUMENT_SCHEMA, SCHEMA, document_table, near_dup_table, self_id_table, sort_findings, span_table
 from .index import STATUS_NAMES, ReferenceIndex
 from .reader import expand_inputs, iter_batches, sha256_file
 
 MANIFEST_FORMAT = "scanner-scan"
 MANIFEST_VERSION = 1
-DETECTORS = ("near_duplicate", "copied_span")
+DETECTORS = ("near_duplicate", "copied_span", "self_id")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,10 @@ class ScanOptions:
             condition), for thresholds stated in words such as the 13-gram rule.
         control: path of an index of human-written text; copied spans that also occur in it are marked
             common_phrase and not counted as copied characters.
+        patterns: rule files (JSON Lines, see scanner.self_id) added to the self-identification catalogue.
+        builtin_patterns: whether the built-in catalogue is used (False: only `patterns`).
+        self_id_precision: lowest precision level of self-identification findings written
+            ("high", "medium" or "low"; matches inside quotations are "low").
     """
 
     text_column: str = "text"
@@ -70,8 +74,12 @@ class ScanOptions:
     min_span: Optional[int] = None
     min_span_words: Optional[int] = None
     control: Optional[str] = None
+    patterns: tuple = ()
+    builtin_patterns: bool = True
+    self_id_precision: str = "medium"
 
     def __post_init__(self):
+        object.__setattr__(self, "patterns", tuple(str(p) for p in self.patterns))
         object.__setattr__(self, "detectors", tuple(sorted(set(self.detectors), key=DETECTORS.index))
                            if set(self.detectors) <= set(DETECTORS) else self.detectors)
         unknown = [d for d in self.detectors if d not in DETECTORS]
@@ -87,6 +95,8 @@ class ScanOptions:
             raise InvalidInput(f"threads={self.threads}: use 0 (all cores) or a positive count")
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise InvalidInput(f"threshold={self.threshold}: use a Jaccard similarity in (0, 1]")
+        if self.self_id_precision not in ("low", "medium", "high"):
+            raise InvalidInput(f"self_id_precision={self.self_id_precision!r}: use high, medium or low")
         if self.max_matches < 0 or self.max_verify < 0:
             raise InvalidInput("max_matches and max_verify must be >= 0 (0 means no limit)")
 
@@ -153,6 +163,11 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
                                f"the index with --span-window <= {min_span}")
         if opts.control is not None:
             control = ReferenceIndex.load(opts.control, verify=verify_index)
+    catalogue = matcher = None
+    if "self_id" in opts.detectors:
+        from .self_id import Catalogue
+        catalogue = Catalogue.load(opts.patterns, builtin=opts.builtin_patterns)
+        matcher = catalogue.compile()
     out = Path(out_dir)
     _prepare_output(out, force)
     if threshold < idx.params.threshold:
@@ -162,6 +177,7 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
     bar = progress_bar(paths, progress, "scan")
     stats = {k: 0 for k in ("candidates", "prefilter_passed", "verified", "verify_truncated", "matches_truncated")}
     span_stats = {k: 0 for k in ("windows", "filter_hits", "searches", "matches", "documents_truncated")}
+    sid_stats = {k: 0 for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision", "documents_truncated")}
     inputs = []
     for i, path in enumerate(paths):
         rec = {"path": path, "bytes": os.path.getsize(path), "sha256": sha256_file(path)}
@@ -199,6 +215,12 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
                 tables.append(span_table(path, rows, batch.texts, batch.ids, sp, idx))
                 doc_tables.append(document_table(path, rows, batch.ids, res["n_codepoints"], sp["copied_chars"],
                                                  sp["truncated"]))
+            if matcher is not None:
+                sid = matcher.scan(batch.texts, opts.self_id_precision, opts.threads)
+                for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision"):
+                    sid_stats[k] += int(sid[k])
+                sid_stats["documents_truncated"] += int(np.count_nonzero(sid["truncated"]))
+                tables.append(self_id_table(path, rows, batch.texts, batch.ids, sid, catalogue))
             if bar is not None:
                 bar.update(n)
         table = sort_findings(pa.concat_tables(tables) if tables else SCHEMA.empty_table())
@@ -238,13 +260,17 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         # threads and batch_rows change how the work is cut, never the result, so they stay out:
         # the manifest is byte-identical whatever they are.
         "options": {k: v for k, v in asdict(opts).items() if k not in ("threads", "batch_rows")}
-        | {"threshold": threshold, "prefilter": prefilter, "detectors": list(opts.detectors), "min_span": min_span},
+        | {"threshold": threshold, "prefilter": prefilter, "detectors": list(opts.detectors), "min_span": min_span,
+           "patterns": list(opts.patterns)},
         "control": None if control is None else {"path": str(control.path), "checksum_sha256": control.checksum,
                                                  "n_refs": control.n_refs, "references": control.references},
         "detectors": list(opts.detectors),
+        "self_id": None if catalogue is None else {
+            "catalogue": catalogue.sources, "rules": len(catalogue), "literals": matcher.n_literals,
+            "min_precision": opts.self_id_precision},
         "inputs": inputs,
         "totals": _totals(inputs),
-        "stats": {"near_duplicate": stats, "copied_span": span_stats},
+        "stats": {"near_duplicate": stats, "copied_span": span_stats, "self_id": sid_stats},
     }
     fsync_write(out / "manifest.json", json_bytes(manifest))
     return manifest

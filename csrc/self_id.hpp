@@ -1,0 +1,429 @@
+// Self-identification: statements in which a model names itself, its maker,
+// its knowledge cutoff or its AI-disclaimer boilerplate, found by literal
+// patterns and confirmed by per-rule conditions.
+//
+// Rules and patterns come from the catalogue (scanner/data/self_id_rules.jsonl,
+// compiled by scanner/self_id.py): every pattern is a normalized literal that
+// belongs to one rule, in one role:
+//   anchor    an occurrence is a candidate finding of its rule;
+//   requires  the rule holds only if one of these occurs in the same sentence,
+//             overlapping the anchor or at most rule.within characters from it;
+//   excludes  an occurrence of one of these that overlaps the anchor cancels
+//             it ("as an ai researcher" cancels "as an ai").
+// A pattern that starts (ends) with a letter or digit of a script written
+// with spaces only matches where the text has no such character just before
+// (after) it: "i am chatgpt" does not match inside "hi am chatgpt".
+//
+// Pass 1 (every document): the normalization walk (normalize.hpp) feeds the
+// pattern automaton directly, so no normalized copy is written; cost one
+// table load per normalized byte. Pass 2 (documents with an anchor hit only):
+// normalize with offsets, confirm, find the sentence, map to code points.
+//
+// Sentences: a sentence ends after '.', '!' or '?' followed by a space (so
+// "gpt-3.5" and "openai.com" do not end one), or after a CJK full stop; it is
+// cut at kSentenceReach bytes on either side of the match. A match with an
+// quotation mark (", ', «, 「 or 『) opened and not closed in the kQuoteReach
+// bytes before it, and a closing one in the kQuoteReach bytes after it, is
+// inside a quotation (a news text quoting a chatbot) and drops to the low
+// precision level.
+//
+// Results are in document order (start, then rule) and do not depend on the
+// thread count.
+#pragma once
+#include <algorithm>
+#include <vector>
+
+#include "common.hpp"
+#include "normalize.hpp"
+#include "parallel.hpp"
+#include "pattern_set.hpp"
+#include "text_column.hpp"
+
+namespace scanner {
+
+enum PatternRole : std::uint8_t { kAnchor = 0, kRequires = 1, kExcludes = 2 };
+enum Precision : std::uint8_t { kLow = 0, kMedium = 1, kHigh = 2 };
+
+inline constexpr std::size_t kSentenceReach = 300;
+inline constexpr std::size_t kQuoteReach = 300;
+// Pattern occurrences recorded per document; past it the document is marked truncated.
+inline constexpr std::size_t kMaxHitsPerDocument = 1 << 16;
+
+struct SelfIdRules {
+    PatternSet set;
+    std::vector<std::uint32_t> pat_rule;
+    std::vector<std::uint8_t> pat_role;
+    std::vector<std::uint8_t> pat_lead_word, pat_trail_word;
+    std::vector<std::uint8_t> rule_precision;
+    std::vector<std::uint32_t> rule_within;  // characters, for requires
+    std::size_t max_len = 0;                  // longest pattern, bytes
+
+    std::size_t n_rules() const { return rule_precision.size(); }
+};
+
+namespace detail {
+
+inline unsigned kind_at(const std::uint8_t* p, std::size_t n) {
+    std::size_t len;
+    const std::uint32_t cp = p[0] < 0x80 ? p[0] : decode_utf8(p, n, len);
+    return unicode_entry(cp) & 7;
+}
+
+// Kind of the character that ends just before byte i of T (a character start).
+inline unsigned kind_before(const std::uint8_t* T, std::size_t i) {
+    std::size_t j = i - 1;
+    while (j > 0 && is_utf8_continuation(T[j])) --j;
+    return kind_at(T + j, i - j);
+}
+
+}  // namespace detail
+
+// Compiles the rule tables; patterns are normalized UTF-8 literals.
+inline SelfIdRules make_self_id_rules(const std::vector<ByteSpan>& patterns, const std::uint32_t* pat_rule,
+                                      const std::uint8_t* pat_role, std::size_t n_rules,
+                                      const std::uint8_t* rule_precision, const std::uint32_t* rule_within) {
+    SelfIdRules r;
+    const std::size_t n = patterns.size();
+    r.pat_rule.assign(pat_rule, pat_rule + n);
+    r.pat_role.assign(pat_role, pat_role + n);
+    r.rule_precision.assign(rule_precision, rule_precision + n_rules);
+    r.rule_within.assign(rule_within, rule_within + n_rules);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (r.pat_rule[i] >= n_rules) throw InvalidArgument("self-id: pattern " + std::to_string(i) + " names no rule");
+        if (r.pat_role[i] > kExcludes) throw InvalidArgument("self-id: bad pattern role");
+        const ByteSpan p = patterns[i];
+        if (p.size == 0) throw InvalidArgument("self-id: empty pattern " + std::to_string(i));
+        r.pat_lead_word.push_back(detail::kind_at(p.data, p.size) == kWord);
+        r.pat_trail_word.push_back(detail::kind_before(p.data, p.size) == kWord);
+        r.max_len = std::max(r.max_len, p.size);
+    }
+    for (std::size_t i = 0; i < n_rules; ++i)
+        if (r.rule_precision[i] > kHigh) throw InvalidArgument("self-id: bad precision level");
+    r.set = PatternSet(patterns);
+    return r;
+}
+
+struct SelfIdOptions {
+    std::uint8_t min_precision = kMedium;
+    int threads = 0;
+};
+
+struct SelfIdResult {
+    std::vector<std::int64_t> row_offsets;                // CSR over batch rows
+    std::vector<std::uint32_t> rule;
+    std::vector<std::int64_t> start, end;                 // code points of the match in the original text
+    std::vector<std::int64_t> sent_start, sent_end;       // code points of its sentence
+    std::vector<std::uint8_t> precision;                  // the rule's, or kLow inside a quotation
+    std::vector<std::uint8_t> quoted;
+    std::vector<std::uint8_t> truncated;                  // per row: more than kMaxHitsPerDocument occurrences
+    std::int64_t pattern_hits = 0, anchor_hits = 0, confirmed = 0, below_precision = 0;
+};
+
+namespace detail {
+
+struct PatHit {
+    std::uint32_t pat, end;
+};
+
+// Feeds the normalization walk into the automaton, recording occurrences.
+struct MatchSink {
+    const PatternSet& set;
+    std::vector<PatHit>& hits;
+    std::uint32_t state = 0;
+    std::uint32_t pos = 0;
+    bool overflow = false;
+    void reserve(std::size_t) {}
+    void put(std::uint8_t b, std::uint32_t) {
+        ++pos;
+        state = set.step(state, b, pos, [&](std::uint32_t id, std::size_t end) {
+            if (hits.size() < kMaxHitsPerDocument) hits.push_back(PatHit{id, static_cast<std::uint32_t>(end)});
+            else overflow = true;
+        });
+    }
+};
+
+inline bool sentence_end_at(const std::uint8_t* T, std::size_t N, std::size_t i) {
+    // T[i] ends a sentence; i < N.
+    const std::uint8_t c = T[i];
+    if (c == '.' || c == '!' || c == '?') return i + 1 == N || T[i + 1] == ' ';
+    // U+3002 IDEOGRAPHIC FULL STOP (e3 80 82); fullwidth ! and ? fold to ASCII.
+    return c == 0x82 && i >= 2 && T[i - 1] == 0x80 && T[i - 2] == 0xe3;
+}
+
+inline std::size_t char_start_at_or_after(const std::uint8_t* T, std::size_t N, std::size_t i) {
+    while (i < N && is_utf8_continuation(T[i])) ++i;
+    return i;
+}
+
+// [ss, se): the sentence around T[a, b).
+inline void sentence_around(const std::uint8_t* T, std::size_t N, std::size_t a, std::size_t b, std::size_t& ss,
+                            std::size_t& se) {
+    const std::size_t lo = a > kSentenceReach ? a - kSentenceReach : 0;
+    ss = lo == 0 ? 0 : char_start_at_or_after(T, N, lo);
+    for (std::size_t i = a; i > lo; --i) {
+        if (sentence_end_at(T, N, i - 1)) {
+            ss = i;
+            break;
+        }
+    }
+    while (ss < a && T[ss] == ' ') ++ss;
+    const std::size_t hi = std::min(N, b + kSentenceReach);
+    se = hi;
+    for (std::size_t i = b; i < hi; ++i) {
+        if (sentence_end_at(T, N, i)) {
+            se = i + 1;
+            break;
+        }
+    }
+    se = char_start_at_or_after(T, N, se);
+    while (se > b && T[se - 1] == ' ') --se;
+}
+
+// Whether a quotation opened in the kQuoteReach bytes before T[a] is still open there.
+inline bool quote_open_before(const std::uint8_t* T, std::size_t N, std::size_t a) {
+    std::size_t i = a > kQuoteReach ? char_start_at_or_after(T, N, a - kQuoteReach) : 0;
+    int straight = 0, single = 0, guillemets = 0, corners = 0, white_corners = 0;
+    while (i < a) {
+        const std::uint8_t c = T[i];
+        if (c == '"') {
+            straight ^= 1;
+        } else if (c == '\'') {
+            // An apostrophe between letters (I'm, don't) is no quotation mark; one after a non-letter and
+            // before a letter opens a quotation, one after a letter and before a non-letter closes it.
+            const bool word_before = i > 0 && kind_before(T, i) == kWord;
+            const bool word_after = i + 1 < N && kind_at(T + i + 1, N - i - 1) == kWord;
+            if (!word_before && word_after) ++single;
+            else if (word_before && !word_after) single = std::max(0, single - 1);
+        } else if (c == 0xc2 && i + 1 < a) {
+            if (T[i + 1] == 0xab) ++guillemets;                               // «
+            else if (T[i + 1] == 0xbb) guillemets = std::max(0, guillemets - 1);  // »
+        } else if (c == 0xe3 && i + 2 < a && T[i + 1] == 0x80) {
+            if (T[i + 2] == 0x8c) ++corners;                                  // 「
+            else if (T[i + 2] == 0x8d) corners = std::max(0, corners - 1);    // 」
+            else if (T[i + 2] == 0x8e) ++white_corners;                       // 『
+            else if (T[i + 2] == 0x8f) white_corners = std::max(0, white_corners - 1);  // 』
+        }
+        ++i;
+    }
+    return straight || single || guillemets || corners || white_corners;
+}
+
+// Whether T[a, b) lies inside a quotation: one opened in the kQuoteReach bytes before it and not
+// closed before it, and a closing mark in the kQuoteReach bytes after it (an unclosed quotation
+// mark alone is too weak: tokenized corpora and stray inch marks leave many).
+inline bool inside_quote(const std::uint8_t* T, std::size_t N, std::size_t a, std::size_t b) {
+    if (!quote_open_before(T, N, a)) return false;
+    const std::size_t hi = std::min(N, b + kQuoteReach);
+    for (std::size_t i = b; i < hi; ++i) {
+        const std::uint8_t c = T[i];
+        if (c == '"') return true;
+        if (c == '\'' && i > 0 && T[i - 1] != ' ' && (i + 1 >= N || kind_at(T + i + 1, N - i - 1) != kWord))
+            return true;  // after a non-space, before a non-letter: closes
+        if (c == 0xc2 && i + 1 < N && T[i + 1] == 0xbb) return true;                         // »
+        if (c == 0xe3 && i + 2 < N && T[i + 1] == 0x80 && (T[i + 2] == 0x8d || T[i + 2] == 0x8f)) return true;
+    }
+    return false;
+}
+
+struct Candidate {
+    std::uint32_t a, b;  // normalized bytes
+    std::uint32_t rule;
+    std::uint32_t ss, se;
+    std::uint8_t precision, quoted;
+};
+
+struct SelfIdChunk {
+    std::vector<std::int64_t> counts;
+    std::vector<std::uint32_t> rule;
+    std::vector<std::int64_t> start, end, sent_start, sent_end;
+    std::vector<std::uint8_t> precision, quoted;
+    std::int64_t pattern_hits = 0, anchor_hits = 0, confirmed = 0, below_precision = 0;
+};
+
+// Confirmed findings of one normalized document, given its pattern occurrences (in end order).
+inline void confirm(const SelfIdRules& R, const std::uint8_t* T, std::size_t N, const std::vector<PatHit>& hits,
+                    std::uint8_t min_precision, std::vector<Candidate>& out, SelfIdChunk& ctr) {
+    const PatternSet& S = R.set;
+    auto bounded = [&](const PatHit& h, std::size_t& a) {
+        a = h.end - S.pattern_length(h.pat);
+        if (R.pat_lead_word[h.pat] && a > 0 && kind_before(T, a) == kWord) return false;
+        if (R.pat_trail_word[h.pat] && h.end < N && kind_at(T + h.end, N - h.end) == kWord) return false;
+        return true;
+    };
+    // Context occurrences (requires/excludes), by (rule, end), for range look-ups.
+    struct Ctx {
+        std::uint32_t rule, end, start;
+        std::uint8_t role;
+    };
+    std::vector<Ctx> ctx;
+    for (const PatHit& h : hits) {
+        if (R.pat_role[h.pat] == kAnchor) continue;
+        std::size_t a;
+        if (bounded(h, a))
+            ctx.push_back(Ctx{R.pat_rule[h.pat], h.end, static_cast<std::uint32_t>(a), R.pat_role[h.pat]});
+    }
+    std::sort(ctx.begin(), ctx.end(), [](const Ctx& x, const Ctx& y) {
+        return x.rule != y.rule ? x.rule < y.rule : x.role != y.role ? x.role < y.role : x.end < y.end;
+    });
+    auto range = [&](std::uint32_t rule, std::uint8_t role, std::uint32_t lo_end, std::uint32_t hi_end) {
+        const auto key_lo = Ctx{rule, lo_end, 0, role};
+        const auto less = [](const Ctx& x, const Ctx& y) {
+            return x.rule != y.rule ? x.rule < y.rule : x.role != y.role ? x.role < y.role : x.end < y.end;
+        };
+        auto first = std::lower_bound(ctx.begin(), ctx.end(), key_lo, less);
+        auto last = first;
+        while (last != ctx.end() && last->rule == rule && last->role == role && last->end <= hi_end) ++last;
+        return std::make_pair(first, last);
+    };
+    std::vector<std::uint8_t> rule_has_requires(R.n_rules(), 0);
+    for (std::size_t p = 0; p < R.pat_role.size(); ++p)
+        if (R.pat_role[p] == kRequires) rule_has_requires[R.pat_rule[p]] = 1;
+
+    for (const PatHit& h : hits) {
+        if (R.pat_role[h.pat] != kAnchor) continue;
+        ++ctr.anchor_hits;
+        std::size_t a;
+        if (!bounded(h, a)) continue;
+        const std::uint32_t rule = R.pat_rule[h.pat];
+        std::size_t ss, se;
+        sentence_around(T, N, a, h.end, ss, se);
+        if (rule_has_requires[rule]) {
+            // Some requires occurrence in the sentence, overlapping the anchor or at most `within` characters away.
+            const std::size_t within = R.rule_within[rule], reach = 4 * within;
+            const std::size_t lo = std::max(ss, a > reach ? a - reach : 0);
+            const std::size_t hi = std::min(N, h.end + reach + R.max_len);
+            auto [f, l] = range(rule, kRequires, static_cast<std::uint32_t>(lo), static_cast<std::uint32_t>(hi));
+            bool ok = false;
+            for (auto it = f; it != l && !ok; ++it) {
+                if (it->start < ss || it->end > se) continue;
+                if (it->end <= a) ok = count_utf8_chars(T + it->end, a - it->end) <= within;
+                else if (it->start >= h.end) ok = count_utf8_chars(T + h.end, it->start - h.end) <= within;
+                else ok = true;
+            }
+            if (!ok) continue;
+        }
+        {
+            // An exclude occurrence overlapping the anchor cancels it; it ends within max_len past the anchor.
+            auto [f, l] = range(rule, kExcludes, h.end > a ? static_cast<std::uint32_t>(a + 1) : h.end,
+                                static_cast<std::uint32_t>(std::min<std::size_t>(N, h.end + R.max_len)));
+            bool excluded = false;
+            for (auto it = f; it != l && !excluded; ++it) excluded = it->start < h.end && it->end > a;
+            if (excluded) continue;
+        }
+        const bool quoted = inside_quote(T, N, a, h.end);
+        const std::uint8_t prec = quoted ? kLow : R.rule_precision[rule];
+        if (prec < min_precision) {
+            ++ctr.below_precision;
+            continue;
+        }
+        out.push_back(Candidate{static_cast<std::uint32_t>(a), h.end, rule, static_cast<std::uint32_t>(ss),
+                                static_cast<std::uint32_t>(se), prec, static_cast<std::uint8_t>(quoted)});
+    }
+    // One finding per rule and stretch of text: overlapping matches of a rule merge.
+    std::sort(out.begin(), out.end(), [](const Candidate& x, const Candidate& y) {
+        return x.rule != y.rule ? x.rule < y.rule : x.a != y.a ? x.a < y.a : x.b > y.b;
+    });
+    std::size_t w = 0;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (w > 0 && out[w - 1].rule == out[i].rule && out[i].a < out[w - 1].b) {
+            Candidate& c = out[w - 1];
+            c.b = std::max(c.b, out[i].b);
+            c.se = std::max(c.se, out[i].se);
+            c.precision = std::max(c.precision, out[i].precision);
+            c.quoted = c.quoted && out[i].quoted;
+        } else {
+            out[w++] = out[i];
+        }
+    }
+    out.resize(w);
+    std::sort(out.begin(), out.end(), [](const Candidate& x, const Candidate& y) {
+        return x.a != y.a ? x.a < y.a : x.b != y.b ? x.b < y.b : x.rule < y.rule;
+    });
+    ctr.confirmed += static_cast<std::int64_t>(out.size());
+}
+
+}  // namespace detail
+
+// Self-identification findings of every row of docs. Null and too-large rows have none.
+inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, const SelfIdOptions& o) {
+    const std::int64_t n = docs.length;
+    SelfIdResult res;
+    res.truncated.assign(static_cast<std::size_t>(n), 0);
+    const int threads = resolve_threads(o.threads);
+    const std::int64_t chunk_rows = std::max<std::int64_t>(1, std::min<std::int64_t>(256, n / (threads * 8) + 1));
+    const std::size_t n_chunks = static_cast<std::size_t>((n + chunk_rows - 1) / chunk_rows);
+    std::vector<detail::SelfIdChunk> chunks(n_chunks);
+
+    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
+        detail::SelfIdChunk& out = chunks[c];
+        std::vector<detail::PatHit> hits;
+        std::vector<detail::Candidate> cands;
+        NormalizedText nt;
+        std::vector<std::size_t> bytes_at;
+        std::vector<std::int64_t> cps;
+        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
+        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
+        for (std::int64_t r = lo; r < hi; ++r) {
+            if (!docs.is_valid(r)) continue;
+            const ByteSpan text = docs.row(r);
+            if (text.size >= kMaxDocumentBytes) continue;
+            hits.clear();
+            detail::MatchSink sink{R.set, hits};
+            normalize_walk(text, sink);
+            if (sink.overflow) res.truncated[static_cast<std::size_t>(r)] = 1;
+            out.pattern_hits += static_cast<std::int64_t>(hits.size());
+            bool any_anchor = false;
+            for (const auto& h : hits) any_anchor = any_anchor || R.pat_role[h.pat] == kAnchor;
+            if (!any_anchor) continue;
+            normalize_into<true>(text, nt);
+            cands.clear();
+            detail::confirm(R, nt.data(), nt.size, hits, o.min_precision, cands, out);
+            if (cands.empty()) continue;
+            bytes_at.clear();
+            for (const auto& cd : cands) {
+                std::size_t oa, ob;
+                original_range(nt, text, cd.a, cd.b, oa, ob);
+                bytes_at.push_back(oa);
+                bytes_at.push_back(ob);
+                original_range(nt, text, cd.ss, std::max<std::size_t>(cd.se, cd.ss + 1), oa, ob);
+                bytes_at.push_back(oa);
+                bytes_at.push_back(ob);
+            }
+            codepoints_at(text, bytes_at, cps);
+            for (std::size_t t = 0; t < cands.size(); ++t) {
+                out.rule.push_back(cands[t].rule);
+                out.start.push_back(cps[4 * t]);
+                out.end.push_back(cps[4 * t + 1]);
+                out.sent_start.push_back(cps[4 * t + 2]);
+                out.sent_end.push_back(cps[4 * t + 3]);
+                out.precision.push_back(cands[t].precision);
+                out.quoted.push_back(cands[t].quoted);
+            }
+            out.counts[static_cast<std::size_t>(r - lo)] = static_cast<std::int64_t>(cands.size());
+        }
+    });
+
+    res.row_offsets.assign(static_cast<std::size_t>(n) + 1, 0);
+    std::size_t row = 0;
+    auto app = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
+    for (const auto& ch : chunks) {
+        for (std::int64_t cnt : ch.counts) {
+            res.row_offsets[row + 1] = res.row_offsets[row] + cnt;
+            ++row;
+        }
+        app(res.rule, ch.rule);
+        app(res.start, ch.start);
+        app(res.end, ch.end);
+        app(res.sent_start, ch.sent_start);
+        app(res.sent_end, ch.sent_end);
+        app(res.precision, ch.precision);
+        app(res.quoted, ch.quoted);
+        res.pattern_hits += ch.pattern_hits;
+        res.anchor_hits += ch.anchor_hits;
+        res.confirmed += ch.confirmed;
+        res.below_precision += ch.below_precision;
+    }
+    return res;
+}
+
+}  // namespace scanner
