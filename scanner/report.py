@@ -103,6 +103,25 @@ def summarize(out_dir, top: int = 10) -> dict:
                  "spans": sp.num_rows if sp is not None else 0, "common_phrase_spans": common,
                  "documents_truncated": st.get("documents_truncated", 0),
                  "min_span": m["options"].get("min_span")}
+    self_id = {}
+    if "self_id" in m["detectors"] and table is not None and table.num_rows:
+        sid = table.filter(np.asarray(table.column("detector").to_numpy(zero_copy_only=False) == "self_id"))
+        for key in ("vendor", "family", "lang", "precision"):
+            col = [v if v is not None else "(none named)" for v in sid.column(key).to_pylist()]
+            rows = sid.column("row").to_numpy()
+            srcs = sid.column("source").to_pylist()
+            groups: dict = {}
+            for v, r, src in zip(col, rows.tolist(), srcs):
+                g = groups.setdefault(v, [0, set()])
+                g[0] += 1
+                g[1].add((src, r))
+            self_id[f"by_{key}"] = [{key: k, "findings": v[0], "documents": len(v[1])}
+                                    for k, v in sorted(groups.items(), key=lambda kv: (-len(kv[1][1]), kv[0]))]
+    if "self_id" in m["detectors"]:
+        cfg = m.get("self_id") or {}
+        self_id["min_precision"] = cfg.get("min_precision")
+        self_id["rules"] = cfg.get("rules")
+        self_id["below_precision"] = m["stats"].get("self_id", {}).get("below_precision", 0)
     per_file = []
     for rec in m["inputs"]:
         n = rec["rows_scanned"]
@@ -116,7 +135,8 @@ def summarize(out_dir, top: int = 10) -> dict:
         "references": m["index"]["n_refs"],
         "files": t["files"], "rows_read": t["rows_read"], "rows_scanned": scanned,
         "rows_skipped": t["rows_skipped"], "characters": t["characters"], "tokens": t["tokens"],
-        "detectors": detectors, "near_duplicate": near, "copied_span": spans, "per_file": per_file,
+        "detectors": detectors, "near_duplicate": near, "copied_span": spans, "self_id": self_id,
+        "per_file": per_file,
         "threshold": m["options"]["threshold"],
         "limits_hit": {f"{det}.{k}": v for det, st in m["stats"].items() for k, v in st.items()
                        if k.endswith("truncated") and v},
@@ -163,6 +183,15 @@ def render_text(s: dict) -> str:
         if sp["documents_truncated"]:
             lines.append(f"  {sp['documents_truncated']} degenerate document(s) hit the span search budget "
                          f"(listed in documents/ with span_search_truncated)")
+    sid = s.get("self_id")
+    if sid and sid.get("by_vendor"):
+        lines.append("")
+        lines.append(f"self-identification ({sid['rules']} rules, precision >= {sid['min_precision']}; "
+                     f"{sid['below_precision']} matches below it not written):")
+        for key, title in (("vendor", "vendor"), ("family", "family"), ("lang", "language"),
+                           ("precision", "precision")):
+            parts = ", ".join(f"{g[key]} {g['documents']}" for g in sid[f"by_{key}"])
+            lines.append(f"  by {title:<10} {parts}  (documents)")
     lines.append("")
     lines.append("per file:")
     for f in s["per_file"]:

@@ -37,6 +37,29 @@ def _index_problems(meta: dict, what: str) -> list[str]:
     return []
 
 
+def _catalogue_problems(meta) -> list[str]:
+    """The self-identification rule files of the scan, re-hashed (the built-in one as this install ships it)."""
+    from importlib import resources
+
+    from .self_id import BUILTIN
+    if not meta:
+        return []
+    problems = []
+    for src in meta.get("catalogue", []):
+        if src["path"] == BUILTIN:
+            data = resources.files("scanner").joinpath("data/self_id_rules.jsonl").read_bytes()
+            if hashlib.sha256(data).hexdigest() != src["sha256"]:
+                problems.append("built-in self-identification rules differ from the ones the scan used (another "
+                                "scanner version?)")
+            continue
+        p = Path(src["path"])
+        if not p.is_file():
+            problems.append(f"pattern file {p}: missing")
+        elif sha256_file(str(p)) != src["sha256"]:
+            problems.append(f"pattern file {p}: SHA-256 differs from the one recorded at scan time")
+    return problems
+
+
 def verify(out_dir) -> list[str]:
     """Problems found in the scan output `out_dir` (an empty list when everything checks out)."""
     out = Path(out_dir)
@@ -56,6 +79,7 @@ def verify(out_dir) -> list[str]:
     problems += _index_problems(m["index"], "index")
     if m.get("control"):
         problems += _index_problems(m["control"], "control index")
+    problems += _catalogue_problems(m.get("self_id"))
     totals = {"rows_read": 0, "rows_scanned": 0, "rows_skipped": 0}
     for rec in m["inputs"]:
         p = Path(rec["path"])
