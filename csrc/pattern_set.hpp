@@ -44,7 +44,7 @@ public:
     explicit PatternSet(const std::vector<ByteSpan>& patterns) { build(patterns); }
 
     std::size_t n_patterns() const { return lengths_.size(); }
-    std::size_t n_states() const { return fail_.size(); }
+    std::size_t n_states() const { return out_off_.size() - 1; }
     std::size_t n_dense() const { return n_dense_; }
     std::size_t n_classes() const { return n_classes_; }
     std::size_t pattern_length(std::size_t id) const { return lengths_[id]; }
@@ -53,17 +53,19 @@ public:
                     out_ids_.size()) + 2 * edge_cls_.size() + 8 * lengths_.size();
     }
 
-    // The streaming form of find(): feed bytes one at a time from state 0.
+    // The streaming form of find(): feed bytes one at a time from state 0. States are passed around
+    // as codes: a dense state's row offset (state * n_classes), or dense_size + k for the k-th deep
+    // state, so the hot path indexes the dense table without a multiplication.
     template <class Hit>
-    std::uint32_t step(std::uint32_t state, std::uint8_t byte, std::size_t end, Hit&& hit) const {
+    std::uint32_t step(std::uint32_t code, std::uint8_t byte, std::size_t end, Hit&& hit) const {
         const std::uint32_t c = cls_[byte];
         std::uint32_t t;
         for (;;) {
-            if (state < n_dense_) {
-                t = dense_[state * n_classes_ + c];
+            if (code < dense_size_) {
+                t = dense_[code + c];
                 break;
             }
-            const std::size_t j = state - n_dense_;
+            const std::size_t j = code - dense_size_;
             std::uint32_t e = edge_off_[j];
             const std::uint32_t e1 = edge_off_[j + 1];
             while (e < e1 && edge_cls_[e] != c) ++e;
@@ -71,11 +73,11 @@ public:
                 t = edge_to_[e];
                 break;
             }
-            state = fail_[state];
+            code = fail_[j];
         }
-        state = t & kIdMask;
-        if (t & kOutBit) report(state, end, hit);
-        return state;
+        code = t & kIdMask;
+        if (t & kOutBit) report(code, end, hit);
+        return code;
     }
 
     template <class Hit>
@@ -88,7 +90,8 @@ private:
     static constexpr std::uint32_t kOutBit = 0x80000000u, kIdMask = 0x7fffffffu;
 
     template <class Hit>
-    void report(std::uint32_t state, std::size_t end, Hit& hit) const {
+    void report(std::uint32_t code, std::size_t end, Hit& hit) const {
+        const std::size_t state = code < dense_size_ ? code / n_classes_ : n_dense_ + (code - dense_size_);
         for (std::uint32_t j = out_off_[state]; j < out_off_[state + 1]; ++j) hit(out_ids_[j], end);
     }
 
@@ -174,14 +177,20 @@ private:
         for (std::size_t r = 0; r < n; ++r) rank[order[r]] = static_cast<std::uint32_t>(r);
         n_dense_ = 0;
         while (n_dense_ < n && n_dense_ < kMaxDense && depth[order[n_dense_]] <= kDenseDepth) ++n_dense_;
-        auto encode = [&](std::uint32_t s) { return rank[s] | (outs[s].empty() ? 0u : kOutBit); };
+        dense_size_ = static_cast<std::uint32_t>(n_dense_ * C);
+        if (static_cast<std::uint64_t>(dense_size_) + n > kIdMask)
+            throw InvalidArgument("pattern set: too many patterns for one automaton");
+        auto code_of_rank = [&](std::size_t r) {
+            return static_cast<std::uint32_t>(r < n_dense_ ? r * C : dense_size_ + (r - n_dense_));
+        };
+        auto encode = [&](std::uint32_t s) { return code_of_rank(rank[s]) | (outs[s].empty() ? 0u : kOutBit); };
 
-        fail_.resize(n);
+        fail_.assign(n - n_dense_, 0);
         out_off_.assign(n + 1, 0);
         out_ids_.clear();
         for (std::size_t r = 0; r < n; ++r) {
             const std::uint32_t s = order[r];
-            fail_[r] = rank[fail[s]];
+            if (r >= n_dense_) fail_[r - n_dense_] = code_of_rank(rank[fail[s]]);
             out_ids_.insert(out_ids_.end(), outs[s].begin(), outs[s].end());
             out_off_[r + 1] = static_cast<std::uint32_t>(out_ids_.size());
         }
@@ -213,8 +222,9 @@ private:
 
     std::uint16_t cls_[256] = {};
     std::size_t n_classes_ = 1, n_dense_ = 0;
+    std::uint32_t dense_size_ = 0;
     std::vector<std::uint32_t> dense_;
-    std::vector<std::uint32_t> fail_;
+    std::vector<std::uint32_t> fail_;  // per deep state, the code of its failure state
     std::vector<std::uint32_t> edge_off_;
     std::vector<std::uint16_t> edge_cls_;
     std::vector<std::uint32_t> edge_to_;

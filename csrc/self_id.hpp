@@ -56,6 +56,7 @@ struct SelfIdRules {
     std::vector<std::uint8_t> pat_lead_word, pat_trail_word;
     std::vector<std::uint8_t> rule_precision;
     std::vector<std::uint32_t> rule_within;  // characters, for requires
+    std::vector<std::uint8_t> rule_has_requires;
     std::size_t max_len = 0;                  // longest pattern, bytes
 
     std::size_t n_rules() const { return rule_precision.size(); }
@@ -99,6 +100,9 @@ inline SelfIdRules make_self_id_rules(const std::vector<ByteSpan>& patterns, con
     }
     for (std::size_t i = 0; i < n_rules; ++i)
         if (r.rule_precision[i] > kHigh) throw InvalidArgument("self-id: bad precision level");
+    r.rule_has_requires.assign(n_rules, 0);
+    for (std::size_t i = 0; i < n; ++i)
+        if (r.pat_role[i] == kRequires) r.rule_has_requires[r.pat_rule[i]] = 1;
     r.set = PatternSet(patterns);
     return r;
 }
@@ -275,10 +279,6 @@ inline void confirm(const SelfIdRules& R, const std::uint8_t* T, std::size_t N, 
         while (last != ctx.end() && last->rule == rule && last->role == role && last->end <= hi_end) ++last;
         return std::make_pair(first, last);
     };
-    std::vector<std::uint8_t> rule_has_requires(R.n_rules(), 0);
-    for (std::size_t p = 0; p < R.pat_role.size(); ++p)
-        if (R.pat_role[p] == kRequires) rule_has_requires[R.pat_rule[p]] = 1;
-
     for (const PatHit& h : hits) {
         if (R.pat_role[h.pat] != kAnchor) continue;
         ++ctr.anchor_hits;
@@ -287,7 +287,7 @@ inline void confirm(const SelfIdRules& R, const std::uint8_t* T, std::size_t N, 
         const std::uint32_t rule = R.pat_rule[h.pat];
         std::size_t ss, se;
         sentence_around(T, N, a, h.end, ss, se);
-        if (rule_has_requires[rule]) {
+        if (R.rule_has_requires[rule]) {
             // Some requires occurrence in the sentence, overlapping the anchor or at most `within` characters away.
             const std::size_t within = R.rule_within[rule], reach = 4 * within;
             const std::size_t lo = std::max(ss, a > reach ? a - reach : 0);
