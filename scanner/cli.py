@@ -1,4 +1,4 @@
-"""The command line: `scanner index`, `scanner scan`, `scanner report`, `scanner verify`.
+"""The command line: `scanner index`, `scanner scan`, `scanner report`, `scanner clean`, `scanner verify`.
 
 Progress goes to stderr; stdout carries only machine-readable or report output.
 """
@@ -140,6 +140,33 @@ def report_cmd(out_dir, as_json, top):
         click.echo(json.dumps(s, indent=2, sort_keys=True))
     else:
         click.echo(render_text(s), nl=False)
+
+
+@main.command("clean")
+@click.argument("corpus", nargs=-1, required=True)
+@click.option("--findings", "findings_dir", required=True, help="Output directory of the `scanner scan` of CORPUS.")
+@click.option("-o", "--out", "out", required=True, help="Directory for the cleaned corpus and its quarantine.")
+@click.option("--mode", type=click.Choice(["drop", "redact"]), default="drop", show_default=True,
+              help="drop: leave flagged documents out; redact: cut copied spans and self-identification "
+              "sentences out of the text (near-duplicates are dropped).")
+@click.option("--detectors", default="near_duplicate,copied_span,self_id", show_default=True,
+              help="Comma-separated detectors whose findings are acted on.")
+@click.option("--replacement", default="", show_default=True, help="Text put where a redacted piece was "
+              "(empty: cut).")
+@click.option("--text-column", default="text", show_default=True, help="Column holding the document text.")
+@click.option("--self-id-precision", type=click.Choice(["high", "medium", "low"]), default="medium",
+              show_default=True, help="Ignore self-identification findings below this precision.")
+@click.option("--force", is_flag=True, help="Replace an existing output directory.")
+def clean_cmd(corpus, findings_dir, out, mode, detectors, replacement, text_column, self_id_precision, force):
+    """Write CORPUS without what the scan in --findings flagged; everything removed goes to quarantine/."""
+    from .clean import CleanOptions, clean
+    try:
+        opts = CleanOptions(mode=mode, detectors=tuple(d.strip() for d in detectors.split(",") if d.strip()),
+                            replacement=replacement, text_column=text_column, min_precision=self_id_precision)
+        m = clean(list(corpus), findings_dir, out, opts, force=force)
+    except (ScannerError, OSError) as e:
+        _fail(e)
+    click.echo(json.dumps({"out": out, **m["totals"]}, sort_keys=True))
 
 
 @main.command("verify")

@@ -11,7 +11,8 @@ Columns by detector:
                   the human control set (--control), so it is not counted as copying.
   self_id         score = 1.0 (a rule holds or not; see precision); rule = rule id; vendor, model,
                   family, lang from the rule catalogue; precision = the rule's level, or "low" for a
-                  match inside a quotation; snippet = the sentence around the match.
+                  match inside a quotation; snippet = the sentence around the match, whose code-point
+                  offsets are context_start, context_end (what `scanner clean --mode redact` removes).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ SCHEMA = pa.schema([
     pa.field("family", pa.string()),
     pa.field("lang", pa.string()),
     pa.field("precision", pa.string()),
+    pa.field("context_start", pa.int64()),
+    pa.field("context_end", pa.int64()),
 ])
 
 # Per-document coverage, one row per document with a copied span (or a truncated search).
@@ -216,6 +219,8 @@ def self_id_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: d
         "family": pa.array([r.family for r in rules], type=pa.string()),
         "lang": pa.array([r.lang for r in rules], type=pa.string()),
         "precision": pa.array([PRECISIONS[int(p)] for p in result["precision"]], type=pa.string()),
+        "context_start": pa.array(result["sent_start"], type=pa.int64()),
+        "context_end": pa.array(result["sent_end"], type=pa.int64()),
     }
     return _complete(cols, n)
 

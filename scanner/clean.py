@@ -1,0 +1,336 @@
+"""Apply a scan's findings to its corpus: drop flagged documents or redact the flagged text, losing nothing.
+
+`clean(corpus, findings_dir, out_dir, mode=...)` writes, for every corpus file, one cleaned Parquet
+file with the input's schema and column order (at the same path relative to the inputs' common
+directory), and puts everything it removes into quarantine beside it:
+
+  drop    every document with a finding of the chosen detectors is left out of the output and
+          written whole to ``quarantine/rows/...`` with the reasons (``_scanner_row``,
+          ``_scanner_detectors``, ``_scanner_rules``, ``_scanner_findings``).
+  redact  copied spans and self-identification sentences are cut out of the text (or replaced by
+          ``replacement``) and each removed piece goes to ``quarantine/spans/...`` with its
+          detector, rule or reference, offsets and text; a near-duplicate is a copy of the whole
+          document, so those documents are dropped as in drop mode. Copied spans marked
+          ``common_phrase`` are not copying and stay.
+
+So rows in == rows out + rows quarantined, for every file, recorded in ``clean_manifest.json``
+with the SHA-256 of every input and output. Findings whose scan read other files (by path and
+SHA-256) are refused: cleaning with them would remove the wrong text.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ._io import fsync_write, json_bytes
+from ._version import __version__
+from .errors import InvalidInput, OutputConflict
+from .reader import expand_inputs, file_kind, sha256_file
+from .report import load_manifest
+
+MODES = ("drop", "redact")
+CLEAN_DETECTORS = ("near_duplicate", "copied_span", "self_id")
+SPAN_SCHEMA = pa.schema([
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("row", pa.int64(), nullable=False),
+    pa.field("doc_id", pa.string()),
+    pa.field("detector", pa.string(), nullable=False),
+    pa.field("rule", pa.string()),
+    pa.field("ref_id", pa.string()),
+    pa.field("start", pa.int64(), nullable=False),
+    pa.field("end", pa.int64(), nullable=False),
+    pa.field("text", pa.string(), nullable=False),
+])
+REASON_FIELDS = [pa.field("_scanner_row", pa.int64(), nullable=False),
+                 pa.field("_scanner_detectors", pa.string(), nullable=False),
+                 pa.field("_scanner_rules", pa.string()),
+                 pa.field("_scanner_findings", pa.int64(), nullable=False)]
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """Args:
+        mode: "drop" or "redact".
+        detectors: findings of which detectors to act on.
+        replacement: text put where a redacted piece was ("" cuts it out).
+        text_column: the column the scan read (redact rewrites it).
+        min_precision: self-identification findings below this level are ignored ("low" acts on all).
+    """
+
+    mode: str = "drop"
+    detectors: tuple = CLEAN_DETECTORS
+    replacement: str = ""
+    text_column: str = "text"
+    min_precision: str = "medium"
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise InvalidInput(f"mode={self.mode!r}: use drop or redact")
+        bad = [d for d in self.detectors if d not in CLEAN_DETECTORS]
+        if bad or not self.detectors:
+            raise InvalidInput(f"detectors {list(self.detectors)}: choose from {', '.join(CLEAN_DETECTORS)}")
+        if self.min_precision not in ("low", "medium", "high"):
+            raise InvalidInput(f"min_precision={self.min_precision!r}: use high, medium or low")
+
+
+def _relative_names(paths: list[str]) -> list[str]:
+    """Output names: each input's path relative to the inputs' common directory."""
+    absolute = [os.path.abspath(p) for p in paths]
+    base = os.path.commonpath([os.path.dirname(p) for p in absolute])
+    names = [os.path.relpath(p, base) for p in absolute]
+    if len(set(names)) != len(names):  # pragma: no cover - abspath makes them distinct
+        raise InvalidInput("two inputs map to the same output name")
+    return names
+
+
+def _match_inputs(paths: list[str], manifest: dict, findings_dir: Path) -> list[dict]:
+    by_path = {os.path.abspath(rec["path"]): rec for rec in manifest["inputs"]}
+    recs = []
+    for p in paths:
+        rec = by_path.get(os.path.abspath(p))
+        if rec is None:
+            raise InvalidInput(f"{p}: not an input of the scan in {findings_dir}; clean only the files that scan "
+                               f"read (its manifest lists {len(by_path)})")
+        digest = sha256_file(p)
+        if digest != rec["sha256"]:
+            raise InvalidInput(f"{p}: SHA-256 {digest[:16]}... differs from the {rec['sha256'][:16]}... the scan "
+                               f"read; the findings belong to another version of this file: scan it again")
+        if file_kind(p) != "parquet":
+            raise InvalidInput(f"{p}: scanner clean writes Parquet and reads Parquet inputs; convert the JSONL file "
+                               f"to Parquet (pyarrow.json.read_json) and scan that")
+        recs.append(rec)
+    return recs
+
+
+def _selected(findings: pa.Table, opts: CleanOptions) -> pa.Table:
+    if findings.num_rows == 0:
+        return findings
+    det = findings.column("detector")
+    mask = pc.is_in(det, value_set=pa.array(list(opts.detectors)))
+    if "self_id" in opts.detectors and opts.min_precision != "low":
+        keep = ["high"] if opts.min_precision == "high" else ["high", "medium"]
+        mask = pc.and_(mask, pc.or_(pc.not_equal(det, "self_id"),
+                                    pc.is_in(findings.column("precision"), value_set=pa.array(keep))))
+    return findings.filter(mask)
+
+
+class _Sink:
+    """A Parquet file written under a temporary name, in row groups of about target rows, published
+    (fsync + rename) by close()."""
+
+    def __init__(self, path: Path, schema: pa.Schema, target_rows: int):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self.schema = schema
+        self.target = max(1, target_rows)
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.rows = 0
+
+    def write(self, table: pa.Table):
+        if table.num_rows == 0:
+            return
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        while self.pending_rows >= self.target:
+            self._flush(self.target)
+
+    def _flush(self, n: int):
+        t = pa.concat_tables(self.pending)
+        head, rest = t.slice(0, n), t.slice(n)
+        self.writer.write_table(head, row_group_size=n)
+        self.rows += head.num_rows
+        self.pending = [rest] if rest.num_rows else []
+        self.pending_rows = rest.num_rows
+
+    def close(self) -> str:
+        if self.pending_rows:
+            self._flush(self.pending_rows)
+        self.writer.close()
+        with open(self.tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(self.tmp, self.path)
+        return sha256_file(str(self.path))
+
+
+def _cut(value, pieces: list[tuple[int, int]], replacement: str):
+    """value with the code-point ranges in pieces (merged) replaced; returns (new value, removed texts)."""
+    is_bytes = isinstance(value, bytes)
+    s = value.decode("utf-8", "surrogateescape") if is_bytes else value
+    out, removed, pos = [], [], 0
+    for a, b in pieces:
+        out.append(s[pos:a])
+        # quarantine text is a string column: an invalid byte of a binary text column shows as U+FFFD
+        removed.append(s[a:b].encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+        out.append(replacement)
+        pos = b
+    out.append(s[pos:])
+    new = "".join(out)
+    return (new.encode("utf-8", "surrogateescape") if is_bytes else new), removed
+
+
+def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[list[int]] = []
+    for a, b in sorted(ranges):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
+
+
+def clean(corpus, findings_dir, out_dir, options: Optional[CleanOptions] = None, force: bool = False,
+          batch_rows: int = 65536) -> dict:
+    """Writes the cleaned corpus and its quarantine to out_dir; returns the clean manifest."""
+    opts = options or CleanOptions()
+    fdir = Path(findings_dir)
+    manifest = load_manifest(fdir)
+    paths = expand_inputs(corpus, what="corpus")
+    recs = _match_inputs(paths, manifest, fdir)
+    missing = [d for d in opts.detectors if d not in manifest["detectors"]]
+    if missing:
+        raise InvalidInput(f"the scan in {fdir} did not run {', '.join(missing)}; choose --detectors from "
+                           f"{', '.join(manifest['detectors'])}")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise OutputConflict(f"{out} is not empty; choose a new directory or pass --force to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = _relative_names(paths)
+    files = []
+    for path, name, rec in zip(paths, names, recs):
+        files.append(_clean_file(path, name, rec, fdir, out, opts, batch_rows))
+    totals = {k: sum(f[k] for f in files) for k in ("rows_in", "rows_out", "rows_quarantined", "rows_redacted",
+                                                    "spans_removed", "characters_removed")}
+    cm = {"format": "scanner-clean", "format_version": 1, "tool_version": __version__,
+          "findings": {"path": str(fdir), "manifest_sha256": sha256_file(str(fdir / "manifest.json"))},
+          "options": {"mode": opts.mode, "detectors": list(opts.detectors), "replacement": opts.replacement,
+                      "text_column": opts.text_column, "min_precision": opts.min_precision},
+          "files": files, "totals": totals}
+    fsync_write(out / "clean_manifest.json", json_bytes(cm))
+    return cm
+
+
+def _clean_file(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: CleanOptions, batch_rows: int) -> dict:
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    if opts.mode == "redact" and opts.text_column not in schema.names:
+        raise InvalidInput(f"{path}: no column {opts.text_column!r} to redact; name it with --text-column")
+    md = pf.metadata
+    target = md.row_group(0).num_rows if md.num_row_groups else 65536
+    findings = _selected(pq.read_table(fdir / rec["output"]), opts)
+    fd = findings.to_pydict() if findings.num_rows else {c: [] for c in findings.column_names}
+    drop_reasons: dict[int, list] = {}
+    pieces: dict[int, list] = {}
+    for i, row in enumerate(fd["row"]):
+        det = fd["detector"][i]
+        if opts.mode == "drop" or det == "near_duplicate":
+            drop_reasons.setdefault(row, []).append(i)
+        elif det == "copied_span":
+            if not fd["common_phrase"][i]:
+                pieces.setdefault(row, []).append(i)
+        else:  # self_id: the sentence
+            pieces.setdefault(row, []).append(i)
+    for row in drop_reasons:
+        pieces.pop(row, None)
+
+    kept = _Sink(out / name, schema, target)
+    q_schema = pa.schema(list(schema) + REASON_FIELDS)
+    q_rows = _Sink(out / "quarantine" / "rows" / name, q_schema, target)
+    q_spans = _Sink(out / "quarantine" / "spans" / name, SPAN_SCHEMA, target) if opts.mode == "redact" else None
+    rows_in = rows_out = quarantined = redacted = spans_removed = chars_removed = 0
+    row0 = 0
+    for rb in pf.iter_batches(batch_size=batch_rows, use_threads=False):
+        n = rb.num_rows
+        idx = np.arange(row0, row0 + n)
+        table = pa.Table.from_batches([rb], schema=schema)
+        drop = np.fromiter((int(r) in drop_reasons for r in idx), dtype=bool, count=n)
+        if drop.any():
+            d_rows = idx[drop].tolist()
+            qt = table.filter(pa.array(drop))
+            reasons = [drop_reasons[r] for r in d_rows]
+            extra = {
+                "_scanner_row": pa.array(d_rows, type=pa.int64()),
+                "_scanner_detectors": pa.array([",".join(sorted({fd["detector"][i] for i in r})) for r in reasons]),
+                "_scanner_rules": pa.array([",".join(sorted({fd["rule"][i] or fd["ref_id"][i] or "" for i in r}))
+                                            or None for r in reasons], type=pa.string()),
+                "_scanner_findings": pa.array([len(r) for r in reasons], type=pa.int64()),
+            }
+            for f in REASON_FIELDS:
+                qt = qt.append_column(f, extra[f.name])
+            q_rows.write(qt)
+            quarantined += len(d_rows)
+        keep_t = table.filter(pa.array(~drop))
+        keep_idx = idx[~drop]
+        if q_spans is not None and any(int(r) in pieces for r in keep_idx):
+            keep_t, stats = _redact(keep_t, keep_idx, pieces, fd, opts, rec["path"], q_spans)
+            redacted += stats[0]
+            spans_removed += stats[1]
+            chars_removed += stats[2]
+        kept.write(keep_t)
+        rows_in += n
+        rows_out += keep_t.num_rows
+        row0 += n
+    res = {"path": path, "sha256": rec["sha256"], "rows_in": rows_in, "rows_out": rows_out,
+           "rows_quarantined": quarantined, "rows_redacted": redacted, "spans_removed": spans_removed,
+           "characters_removed": chars_removed, "output": name, "output_sha256": kept.close(),
+           "quarantine_rows": f"quarantine/rows/{name}", "quarantine_rows_sha256": q_rows.close()}
+    if q_spans is not None:
+        res["quarantine_spans"] = f"quarantine/spans/{name}"
+        res["quarantine_spans_sha256"] = q_spans.close()
+    if rows_in != rows_out + quarantined:  # every row goes to exactly one place; a bug guard
+        raise AssertionError(f"{path}: {rows_in} rows in, {rows_out} out, {quarantined} quarantined")
+    return res
+
+
+def _redact(table: pa.Table, rows: np.ndarray, pieces: dict, fd: dict, opts: CleanOptions, source: str,
+            q_spans: _Sink):
+    col_i = table.schema.get_field_index(opts.text_column)
+    col = table.column(col_i)
+    values = col.to_pylist()
+    span_rows = {k: [] for k in SPAN_SCHEMA.names}
+    n_docs = n_spans = n_chars = 0
+    for j, r in enumerate(rows.tolist()):
+        if r not in pieces or values[j] is None:
+            continue
+        ranges = []
+        for i in pieces[r]:
+            if fd["detector"][i] == "self_id" and fd["context_start"][i] is not None:
+                ranges.append((fd["context_start"][i], fd["context_end"][i]))
+            else:
+                ranges.append((fd["start"][i], fd["end"][i]))
+        merged = _merge(ranges)
+        values[j], removed = _cut(values[j], merged, opts.replacement)
+        n_docs += 1
+        for (a, b), text in zip(merged, removed):
+            owners = [i for i in pieces[r] if not (fd["end"][i] <= a or fd["start"][i] >= b)] or pieces[r]
+            i = owners[0]
+            span_rows["source"].append(source)
+            span_rows["row"].append(r)
+            span_rows["doc_id"].append(fd["doc_id"][i])
+            span_rows["detector"].append(",".join(sorted({fd["detector"][k] for k in owners})))
+            span_rows["rule"].append(fd["rule"][i])
+            span_rows["ref_id"].append(fd["ref_id"][i])
+            span_rows["start"].append(a)
+            span_rows["end"].append(b)
+            span_rows["text"].append(text)
+            n_spans += 1
+            n_chars += b - a
+    q_spans.write(pa.table(span_rows, schema=SPAN_SCHEMA))
+    try:
+        new_col = pa.array(values, type=col.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        new_col = pa.array(values).cast(col.type)  # dictionary-encoded or view columns
+    return table.set_column(col_i, table.schema.field(col_i), new_col), (n_docs, n_spans, n_chars)
