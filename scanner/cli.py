@@ -127,19 +127,40 @@ def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matc
 
 @main.command("report")
 @click.argument("out_dir")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of text.")
+@click.option("--json", "json_path", is_flag=False, flag_value="-", default=None,
+              help="Write the summary as JSON to this file ('-' or no value: stdout, instead of the text).")
+@click.option("--html", "html_path", default=None, help="Write a self-contained HTML report (tables, plots, "
+              "examples, methodology) to this file.")
 @click.option("--top", default=10, show_default=True, help="How many most-copied references to list.")
-def report_cmd(out_dir, as_json, top):
-    """Print a summary of the scan in OUT_DIR."""
+@click.option("--examples", default=5, show_default=True, help="Strongest examples per detector in the HTML report.")
+def report_cmd(out_dir, json_path, html_path, top, examples):
+    """Summarize the scan in OUT_DIR: text on stdout, or JSON / HTML files."""
     from .report import render_text, summarize
     try:
         s = summarize(out_dir, top=top)
+        if html_path:
+            from .html_report import render_html
+            _write_text(html_path, render_html(out_dir, top=top, examples=examples))
+        if json_path and json_path != "-":
+            _write_text(json_path, json.dumps(s, indent=2, sort_keys=True) + "\n")
     except (ScannerError, OSError) as e:
         _fail(e)
-    if as_json:
+    if json_path == "-":
         click.echo(json.dumps(s, indent=2, sort_keys=True))
-    else:
+    elif not html_path and not json_path:
         click.echo(render_text(s), nl=False)
+    else:
+        click.echo(json.dumps({k: v for k, v in (("html", html_path), ("json", json_path)) if v}))
+
+
+def _write_text(path: str, text: str) -> None:
+    import os
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 @main.command("clean")

@@ -32,7 +32,7 @@ def test_index_scan_report_pipeline(tiny, tmp_path):
     quoted = re.search(r"<!-- known-answer -->\n```\n(.*?)\n```", readme, re.S).group(1)
     for line in quoted.splitlines():
         assert line in r.stdout.splitlines()
-    r = _run(["report", str(tmp_path / "out"), "--json"])
+    r = _run(["report", str(tmp_path / "out"), "--json"])  # no value: stdout
     s = json.loads(r.stdout)
     assert s["detectors"]["near_duplicate"]["documents_flagged"] == 42
     assert s["rows_read"] == s["rows_scanned"] + sum(s["rows_skipped"].values())
