@@ -97,6 +97,9 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
 @click.option("--self-id-precision", type=click.Choice(["high", "medium", "low"]), default="medium",
               show_default=True, help="Lowest precision of self-identification findings written (quoted "
               "matches are low).")
+@click.option("--sample", type=float, default=None, help="Scan a reproducible random sample of this fraction "
+              "of the rows (row groups, then rows); the report estimates the whole corpus.")
+@click.option("--seed", default=0, show_default=True, help="Seed of --sample.")
 @click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
 @click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
 @click.option("--verify-index/--no-verify-index", default=True, show_default=True,
@@ -104,8 +107,8 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
 @click.option("--force", is_flag=True, help="Replace the findings of an existing output directory.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matches, max_verify, detectors,
-             min_span, min_span_words, control, patterns, builtin_patterns, self_id_precision, threads, batch_rows,
-             verify_index, force, progress):
+             min_span, min_span_words, control, patterns, builtin_patterns, self_id_precision, sample, seed, threads,
+             batch_rows, verify_index, force, progress):
     """Scan CORPUS (Parquet/JSONL files, directories or globs) against an index; write findings to --out."""
     from .scan import ScanOptions, scan
     try:
@@ -114,7 +117,7 @@ def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matc
                            detectors=tuple(d.strip() for d in detectors.split(",") if d.strip()),
                            min_span=min_span, min_span_words=min_span_words, control=control,
                            patterns=tuple(patterns), builtin_patterns=builtin_patterns,
-                           self_id_precision=self_id_precision)
+                           self_id_precision=self_id_precision, sample=sample, seed=seed)
         m = scan(list(corpus), index_dir, out, opts, force=force, verify_index=verify_index, progress=progress)
     except (ScannerError, OSError) as e:
         _fail(e)

@@ -193,9 +193,17 @@ def _methodology(m: dict) -> str:
         items.append(f"<li><b>self_id</b>: {m['self_id']['rules']} rules from {srcs}; literal phrases matched on the "
                      f"normalized text, confirmed by word boundaries and per-rule context; findings at precision "
                      f"&ge; {_e(m['self_id']['min_precision'])} (a match inside a quotation is <i>low</i>).</li>")
-    items.append("<li><b>Intervals</b>: document rates carry 95% Wilson score intervals over the documents scanned; "
-                 "the copied share a 95% interval of a ratio estimator with documents as clusters (delta method)."
-                 "</li>")
+    if m.get("sample"):
+        items.append(f"<li><b>Sample</b>: {m['sample']['fraction']:g} of the rows, seed {m['sample']['seed']}: row "
+                     "groups chosen with probability sqrt(fraction) in files of 10 or more row groups, then rows, so "
+                     "every row has the same probability; the choice depends only on the seed and each file's "
+                     "SHA-256. Rates are sample proportions; their 95% intervals are ratio-estimator intervals "
+                     "with the row groups as clusters (delta method), and corpus counts are rate times the "
+                     "estimated number of scannable rows (rows scanned / fraction).</li>")
+    else:
+        items.append("<li><b>Intervals</b>: document rates carry 95% Wilson score intervals over the documents "
+                     "scanned; the copied share a 95% interval of a ratio estimator with documents as clusters "
+                     "(delta method).</li>")
     items.append("<li><b>Accounting</b>: every row read is scanned or skipped with a reason (null text, no word "
                  "token, 4 GiB or more); findings and manifest are byte-identical for the same inputs and "
                  "parameters. <code>scanner verify</code> re-checks inputs, index and shards against the "
@@ -247,9 +255,12 @@ def render_html(out_dir, top: int = 10, examples: int = 5) -> str:
         body.append(f"<p><b>Sample</b>: {_e(s['sample']['fraction'])} of the rows (seed {s['sample']['seed']}); "
                     f"rates and intervals are estimates for the whole corpus of {s['sample']['rows_total']} rows.</p>")
     body.append("<h2>Documents flagged</h2>")
-    body.append(_table(["detector", "documents", "findings", "rate", "95% interval"],
+    est_head = ["documents in the corpus (estimate, 95%)"] if s.get("sample") else []
+    body.append(_table(["detector", "documents", "findings", "rate", "95% interval"] + est_head,
                        [[d, v["documents_flagged"], v["findings"], _pct(v["rate"]),
-                         f"{_pct(v['rate_ci95'][0])} - {_pct(v['rate_ci95'][1])}"]
+                         f"{_pct(v['rate_ci95'][0])} - {_pct(v['rate_ci95'][1])}"] +
+                        ([f"{v['corpus_estimate'][1]} ({v['corpus_estimate'][0]} - {v['corpus_estimate'][2]})"]
+                         if s.get("sample") else [])
                         for d, v in s["detectors"].items()], {1, 2, 3}))
     sp = s.get("copied_span")
     if sp:

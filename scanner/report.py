@@ -49,6 +49,23 @@ def load_manifest(out_dir) -> dict:
         raise InvalidInput(f"{path}: damaged manifest ({e})") from e
 
 
+def _load_units(out: Path, m: dict):
+    """The per-unit table of a sampled scan, or None for a full scan."""
+    if not m.get("sample"):
+        return None
+    import pyarrow as pa
+    parts = [pq.read_table(out / rec["units"]) for rec in m["inputs"] if rec.get("units")]
+    return pa.concat_tables(parts) if parts else None
+
+
+def _unit_ratio_interval(units, num: str, den: str) -> tuple[float, float]:
+    y = units.column(num).to_numpy().astype(np.float64)
+    x = units.column(den).to_numpy().astype(np.float64)
+    total, denom = float(y.sum()), float(x.sum())
+    r = total / denom if denom else 0.0
+    return ratio_interval(int(total), int(denom), float(np.sum((y - r * x) ** 2)), len(x))
+
+
 def summarize(out_dir, top: int = 10) -> dict:
     """Numbers of a scan, from its manifest and findings."""
     out = Path(out_dir)
@@ -57,12 +74,30 @@ def summarize(out_dir, top: int = 10) -> dict:
     scanned = t["rows_scanned"]
     detectors = {}
     table = pq.read_table(out / "findings") if (out / "findings").is_dir() else None
+    units = _load_units(out, m)
+    sample = None
+    if m.get("sample"):
+        frac = m["sample"]["fraction"]
+        sample = {"fraction": frac, "seed": m["sample"]["seed"], "rows_total": t["rows_read"],
+                  "units": 0 if units is None else units.num_rows,
+                  "rows_scannable_estimate": scanned / frac if frac else 0.0}
     for det in m["detectors"] + ["any"]:
         k = t["documents_flagged"].get(det, 0)
-        lo, hi = wilson_interval(k, scanned)
+        if units is not None:
+            # cluster sample: ratio estimator over sampling units (row groups), delta-method interval
+            y = units.column(f"flagged_{det}").to_numpy().astype(np.float64)
+            x = units.column("rows_scanned").to_numpy().astype(np.float64)
+            r = k / scanned if scanned else 0.0
+            lo, hi = ratio_interval(k, scanned, float(np.sum((y - r * x) ** 2)), len(x))
+        else:
+            lo, hi = wilson_interval(k, scanned)
         detectors[det] = {"documents_flagged": k, "findings": t["findings"].get(det, 0) if det != "any"
                           else sum(t["findings"].values()),
                           "rate": k / scanned if scanned else 0.0, "rate_ci95": [lo, hi]}
+        if sample is not None:
+            n_hat = sample["rows_scannable_estimate"]
+            detectors[det]["corpus_estimate"] = [round(lo * n_hat), round(detectors[det]["rate"] * n_hat),
+                                                 round(hi * n_hat)]
     near = {}
     if table is not None and table.num_rows:
         nd = table.filter(np.asarray(table.column("detector").to_numpy(zero_copy_only=False) == "near_duplicate"))
@@ -99,7 +134,8 @@ def summarize(out_dir, top: int = 10) -> dict:
             if sp is not None and sp.num_rows else 0
         st = m["stats"].get("copied_span", {})
         spans = {"copied_characters": copied, "characters": chars, "copied_share": r,
-                 "copied_share_ci95": list(ratio_interval(copied, chars, sq, scanned)),
+                 "copied_share_ci95": list(ratio_interval(copied, chars, sq, scanned)) if units is None
+                 else list(_unit_ratio_interval(units, "copied_characters", "characters")),
                  "spans": sp.num_rows if sp is not None else 0, "common_phrase_spans": common,
                  "documents_truncated": st.get("documents_truncated", 0),
                  "min_span": m["options"].get("min_span")}
@@ -137,7 +173,7 @@ def summarize(out_dir, top: int = 10) -> dict:
         "rows_skipped": t["rows_skipped"], "characters": t["characters"], "tokens": t["tokens"],
         "detectors": detectors, "near_duplicate": near, "copied_span": spans, "self_id": self_id,
         "per_file": per_file,
-        "threshold": m["options"]["threshold"],
+        "threshold": m["options"]["threshold"], "sample": sample,
         "limits_hit": {f"{det}.{k}": v for det, st in m["stats"].items() for k, v in st.items()
                        if k.endswith("truncated") and v},
     }
@@ -155,12 +191,18 @@ def render_text(s: dict) -> str:
                  f"{s['rows_scanned']} scanned, skipped: {skipped}")
     lines.append(f"{s['characters']} characters, {s['tokens']} tokens; {s['references']} reference outputs "
                  f"(index sha256 {s['index_checksum_sha256'][:16]}...)")
+    if s.get("sample"):
+        sm = s["sample"]
+        lines.append(f"sample: {sm['fraction']:g} of the rows (seed {sm['seed']}, {sm['units']} sampling units); "
+                     f"rates and intervals estimate the whole corpus of {sm['rows_total']} rows")
     lines.append("")
     lines.append(f"{'detector':<16}{'documents':>10}{'findings':>10}{'rate':>10}   95% interval")
     for det, d in s["detectors"].items():
         lo, hi = d["rate_ci95"]
+        est = f"   corpus: ~{d['corpus_estimate'][1]} ({d['corpus_estimate'][0]} - {d['corpus_estimate'][2]})" \
+            if d.get("corpus_estimate") else ""
         lines.append(f"{det:<16}{d['documents_flagged']:>10}{d['findings']:>10}{_pct(d['rate']):>10}   "
-                     f"{_pct(lo)} - {_pct(hi)}")
+                     f"{_pct(lo)} - {_pct(hi)}{est}")
     near = s["near_duplicate"]
     if near.get("score_histogram"):
         lines.append("")

@@ -61,6 +61,9 @@ class ScanOptions:
         builtin_patterns: whether the built-in catalogue is used (False: only `patterns`).
         self_id_precision: lowest precision level of self-identification findings written
             ("high", "medium" or "low"; matches inside quotations are "low").
+        sample: scan a reproducible random sample of this fraction of the rows (scanner.sample);
+            rows left out are counted as skipped "not_sampled", and reports estimate the whole corpus.
+        seed: seed of the sample.
     """
 
     text_column: str = "text"
@@ -77,6 +80,8 @@ class ScanOptions:
     patterns: tuple = ()
     builtin_patterns: bool = True
     self_id_precision: str = "medium"
+    sample: Optional[float] = None
+    seed: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "patterns", tuple(str(p) for p in self.patterns))
@@ -95,6 +100,11 @@ class ScanOptions:
             raise InvalidInput(f"threads={self.threads}: use 0 (all cores) or a positive count")
         if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
             raise InvalidInput(f"threshold={self.threshold}: use a Jaccard similarity in (0, 1]")
+        if self.sample is not None:
+            from .sample import check_fraction
+            check_fraction(self.sample)
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise InvalidInput(f"seed={self.seed!r}: use a non-negative integer")
         if self.self_id_precision not in ("low", "medium", "high"):
             raise InvalidInput(f"self_id_precision={self.self_id_precision!r}: use high, medium or low")
         if self.max_matches < 0 or self.max_verify < 0:
@@ -117,7 +127,7 @@ def _prepare_output(out: Path, force: bool) -> None:
             if not force:
                 raise OutputConflict(f"{out} is not empty; choose a new output directory or pass --force to "
                                      f"replace its findings")
-            for name in ("findings", "documents", "manifest.json"):
+            for name in ("findings", "documents", "units", "manifest.json"):
                 p = out / name
                 if p.is_dir():
                     shutil.rmtree(p)
@@ -184,8 +194,17 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         rows_read = scanned = characters = tokens = copied_chars = characters_sq = 0
         skipped: dict[str, int] = {}
         tables, doc_tables = [], []
-        for batch in iter_batches(path, opts.text_column, opts.id_column or "id", opts.batch_rows,
-                                  id_required=opts.id_column is not None):
+        sampled = None
+        if opts.sample is not None:
+            from .sample import SampledFile
+            sampled = SampledFile(path, rec["sha256"], float(opts.sample), opts.seed)
+            source = sampled.batches(opts.text_column, opts.id_column or "id", opts.batch_rows,
+                                     id_required=opts.id_column is not None)
+        else:
+            source = ((b, None) for b in iter_batches(path, opts.text_column, opts.id_column or "id",
+                                                      opts.batch_rows, id_required=opts.id_column is not None))
+        unit_rows, unit_chars, unit_copied = [], [], []
+        for batch, units in source:
             n = len(batch.texts)
             rows = (np.asarray(batch.rows, dtype=np.int64) if batch.rows is not None
                     else np.arange(batch.row_start, batch.row_start + n, dtype=np.int64))
@@ -215,6 +234,11 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
                 tables.append(span_table(path, rows, batch.texts, batch.ids, sp, idx))
                 doc_tables.append(document_table(path, rows, batch.ids, res["n_codepoints"], sp["copied_chars"],
                                                  sp["truncated"]))
+            if units is not None:
+                unit_rows.append((rows, units, status == 0))
+                unit_chars.append(res["n_codepoints"])
+                if spans_on:
+                    unit_copied.append(sp["copied_chars"])
             if matcher is not None:
                 sid = matcher.scan(batch.texts, opts.self_id_precision, opts.threads)
                 for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision"):
@@ -238,6 +262,16 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
                 counts[d] = int(np.count_nonzero(det == d))
                 flagged[d] = int(len(np.unique(row[det == d])))
             flagged["any"] = int(len(np.unique(row)))
+        if sampled is not None:
+            not_sampled = sampled.rows_total - rows_read
+            if not_sampled:
+                skipped["not_sampled"] = not_sampled
+            rows_read = sampled.rows_total
+            units_part = f"units/part-{i:05d}.parquet"
+            (out / "units").mkdir(exist_ok=True)
+            units_table = _units_table(path, unit_rows, unit_chars, unit_copied, table, opts.detectors)
+            rec.update({"sample": sampled.design(), "units": units_part,
+                        "units_sha256": _write_table(units_table, out / units_part)})
         rec.update({"rows_read": rows_read, "rows_scanned": scanned, "rows_skipped": skipped,
                     "characters": characters, "characters_squared": characters_sq, "tokens": tokens,
                     "copied_characters": copied_chars,
@@ -271,9 +305,41 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         "inputs": inputs,
         "totals": _totals(inputs),
         "stats": {"near_duplicate": stats, "copied_span": span_stats, "self_id": sid_stats},
+        "sample": None if opts.sample is None else {"fraction": float(opts.sample), "seed": opts.seed,
+                                                    "design": "row groups, then rows (scanner.sample)"},
     }
     fsync_write(out / "manifest.json", json_bytes(manifest))
     return manifest
+
+
+def _units_table(path: str, unit_rows: list, unit_chars: list, unit_copied: list, findings: pa.Table,
+                 detectors) -> pa.Table:
+    """Per sampling unit (row group) of one file: rows scanned, characters, copied characters and documents
+    flagged per detector and in any; the clusters of the report's variance estimates."""
+    if unit_rows:
+        rows = np.concatenate([r for r, _, _ in unit_rows])
+        units = np.concatenate([u for _, u, _ in unit_rows]).astype(np.int64)
+        ok = np.concatenate([k for _, _, k in unit_rows])
+        chars = np.concatenate(unit_chars).astype(np.int64)
+        copied = np.concatenate(unit_copied).astype(np.int64) if unit_copied else np.zeros(len(rows), np.int64)
+    else:
+        rows = units = chars = copied = np.zeros(0, np.int64)
+        ok = np.zeros(0, bool)
+    ids, inv = np.unique(units, return_inverse=True)
+    cols = {"source": pa.array([path] * len(ids), type=pa.string()), "unit": pa.array(ids, type=pa.int64()),
+            "rows_scanned": pa.array(np.bincount(inv, weights=ok, minlength=len(ids)).astype(np.int64)),
+            "characters": pa.array(np.bincount(inv, weights=chars, minlength=len(ids)).astype(np.int64)),
+            "copied_characters": pa.array(np.bincount(inv, weights=copied, minlength=len(ids)).astype(np.int64))}
+    pos = {int(r): int(j) for r, j in zip(rows.tolist(), inv.tolist())}
+    det = findings.column("detector").to_pylist() if findings.num_rows else []
+    frow = findings.column("row").to_pylist() if findings.num_rows else []
+    for d in list(detectors) + ["any"]:
+        hit = {(r) for r, x in zip(frow, det) if d == "any" or x == d}
+        counts = np.zeros(len(ids), np.int64)
+        for r in hit:
+            counts[pos[r]] += 1
+        cols[f"flagged_{d}"] = pa.array(counts)
+    return pa.table(cols)
 
 
 def _totals(inputs: list) -> dict:

@@ -96,7 +96,8 @@ def verify(out_dir) -> list[str]:
         totals["rows_read"] += rec["rows_read"]
         totals["rows_scanned"] += rec["rows_scanned"]
         totals["rows_skipped"] += skipped
-        for key, digest_key in (("output", "output_sha256"), ("documents", "documents_sha256")):
+        for key, digest_key in (("output", "output_sha256"), ("documents", "documents_sha256"),
+                                ("units", "units_sha256")):
             rel = rec.get(key)
             if rel is None:
                 continue
