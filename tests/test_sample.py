@@ -46,6 +46,7 @@ def test_sample_is_reproducible_and_accounted(big, tiny_index, tmp_path):
     other.mkdir()
     shutil.copy(d / "big.parquet", other / "big.parquet")
     b = scan([other / "big.parquet"], tiny_index, tmp_path / "b", opts)
+    assert b["inputs"][0]["rows_scanned"] == a["inputs"][0]["rows_scanned"]
     ta, tb = pq.read_table(tmp_path / "a" / "findings"), pq.read_table(tmp_path / "b" / "findings")
     assert ta.drop(["source"]).equals(tb.drop(["source"]))
     rec = a["inputs"][0]
