@@ -136,14 +136,16 @@ def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matc
               "examples, methodology) to this file.")
 @click.option("--top", default=10, show_default=True, help="How many most-copied references to list.")
 @click.option("--examples", default=5, show_default=True, help="Strongest examples per detector in the HTML report.")
-def report_cmd(out_dir, json_path, html_path, top, examples):
+@click.option("--group-by", "group_by", default=None, help="Break the rates down by this column of the corpus "
+              "files (read again from the scanned files).")
+def report_cmd(out_dir, json_path, html_path, top, examples, group_by):
     """Summarize the scan in OUT_DIR: text on stdout, or JSON / HTML files."""
     from .report import render_text, summarize
     try:
-        s = summarize(out_dir, top=top)
+        s = summarize(out_dir, top=top, group_by=group_by)
         if html_path:
             from .html_report import render_html
-            _write_text(html_path, render_html(out_dir, top=top, examples=examples))
+            _write_text(html_path, render_html(out_dir, top=top, examples=examples, group_by=group_by))
         if json_path and json_path != "-":
             _write_text(json_path, json.dumps(s, indent=2, sort_keys=True) + "\n")
     except (ScannerError, OSError) as e:

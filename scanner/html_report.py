@@ -241,11 +241,11 @@ def reproduce_command(m: dict) -> str:
     return " ".join(shlex.quote(a) for a in args)
 
 
-def render_html(out_dir, top: int = 10, examples: int = 5) -> str:
+def render_html(out_dir, top: int = 10, examples: int = 5, group_by: Optional[str] = None) -> str:
     """The report page of the scan in out_dir."""
     out = Path(out_dir)
     m = load_manifest(out)
-    s = summarize(out, top=top)
+    s = summarize(out, top=top, group_by=group_by)
     findings = pq.read_table(out / "findings") if (out / "findings").is_dir() else None
     body = [f"<h1>Contamination scan: {s['rows_scanned']} documents</h1>",
             f"<p class=\"muted\">scanner {_e(s['tool_version'])}, {s['files']} file(s), {s['rows_read']} rows read, "
@@ -291,6 +291,19 @@ def render_html(out_dir, top: int = 10, examples: int = 5) -> str:
     body.append(_table(["file", "rows scanned", "flagged", "rate", "95% interval"],
                        [[f["path"], f["rows_scanned"], f["documents_flagged"], _pct(f["rate"]),
                          f"{_pct(f['rate_ci95'][0])} - {_pct(f['rate_ci95'][1])}"] for f in s["per_file"]], {1, 2, 3}))
+    if len(s.get("per_directory", [])) > 1:
+        body.append("<h3>Per directory</h3>")
+        body.append(_table(["directory", "files", "rows scanned", "flagged", "rate", "95% interval"],
+                           [[d["directory"], d["files"], d["rows_scanned"], d["documents_flagged"], _pct(d["rate"]),
+                             f"{_pct(d['rate_ci95'][0])} - {_pct(d['rate_ci95'][1])}"] for d in s["per_directory"]],
+                           {1, 2, 3, 4}))
+    if s.get("group_by"):
+        body.append(f"<h3>By {_e(s['group_by']['column'])}</h3>")
+        body.append(_table([s["group_by"]["column"], "rows scanned", "flagged", "rate", "95% interval", "by detector"],
+                           [[g["value"], g["rows_scanned"], g["documents_flagged"].get("any", 0), _pct(g["rate"]),
+                             f"{_pct(g['rate_ci95'][0])} - {_pct(g['rate_ci95'][1])}",
+                             ", ".join(f"{k} {v}" for k, v in g["documents_flagged"].items() if k != "any")]
+                            for g in s["group_by"]["groups"]], {1, 2, 3}))
     if findings is not None and findings.num_rows:
         body.append("<h2>Strongest examples</h2>")
         body.append(_examples(out, m, findings, examples))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -66,8 +67,67 @@ def _unit_ratio_interval(units, num: str, den: str) -> tuple[float, float]:
     return ratio_interval(int(total), int(denom), float(np.sum((y - r * x) ** 2)), len(x))
 
 
-def summarize(out_dir, top: int = 10) -> dict:
-    """Numbers of a scan, from its manifest and findings."""
+def _group_values(path: str, column: str, n_rows: int):
+    """The values of `column` for every row of a corpus file, as a pyarrow array (strings)."""
+    import pyarrow as pa
+
+    from .reader import _jsonl_records, file_kind
+    if not Path(path).is_file():
+        raise InputNotFound(f"{path}: corpus file missing; --group-by reads the column from the scanned files")
+    if file_kind(path) == "parquet":
+        pf = pq.ParquetFile(path)
+        if column not in pf.schema_arrow.names:
+            raise InvalidInput(f"{path}: no column {column!r} to group by (columns: "
+                               f"{', '.join(pf.schema_arrow.names)})")
+        arr = pf.read(columns=[column]).column(column).combine_chunks()
+    else:
+        arr = pa.array([rec.get(column) for _, rec in _jsonl_records(path)])
+    if len(arr) != n_rows:
+        raise InvalidInput(f"{path}: {len(arr)} rows now, the scan read {n_rows}: the file changed since the scan")
+    return arr.cast(pa.string())
+
+
+def group_breakdown(out: Path, m: dict, findings, column: str) -> list:
+    """Documents scanned and flagged per value of a corpus column, with 95% intervals (value null: "(null)")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    groups: dict = {}
+    for rec in m["inputs"]:
+        path, n = rec["path"], rec["rows_read"]
+        values = _group_values(path, column, n)
+        considered = np.ones(n, dtype=bool)
+        if m.get("sample"):
+            from .sample import sampled_row_numbers
+            considered[:] = False
+            considered[sampled_row_numbers(path, rec["sha256"], m["sample"]["fraction"], m["sample"]["seed"], n)] = True
+        if rec.get("skipped"):
+            sk = pq.read_table(out / rec["skipped"], columns=["row"]).column("row").to_numpy()
+            considered[sk] = False
+        vals = values.fill_null("(null)").to_pylist()
+        for v, c in zip(vals, considered.tolist()):
+            if c:
+                groups.setdefault(v, {"scanned": 0, "flagged": {}})["scanned"] += 1
+        if findings is not None and findings.num_rows:
+            f = findings.filter(pc.equal(findings.column("source"), path))
+            for det in m["detectors"] + ["any"]:
+                sel = f if det == "any" else f.filter(pc.equal(f.column("detector"), det))
+                rows = np.unique(sel.column("row").to_numpy())
+                for v in values.take(pa.array(rows, type=pa.int64())).fill_null("(null)").to_pylist() \
+                        if len(rows) else []:
+                    g = groups.setdefault(v, {"scanned": 0, "flagged": {}})
+                    g["flagged"][det] = g["flagged"].get(det, 0) + 1
+    out_rows = []
+    for v, g in sorted(groups.items(), key=lambda kv: (-kv[1]["scanned"], kv[0])):
+        k = g["flagged"].get("any", 0)
+        out_rows.append({"value": v, "rows_scanned": g["scanned"],
+                         "documents_flagged": dict(sorted(g["flagged"].items())),
+                         "rate": k / g["scanned"] if g["scanned"] else 0.0,
+                         "rate_ci95": list(wilson_interval(k, g["scanned"]))})
+    return out_rows
+
+
+def summarize(out_dir, top: int = 10, group_by: Optional[str] = None) -> dict:
+    """Numbers of a scan, from its manifest and findings (and, with group_by, a column of the corpus)."""
     out = Path(out_dir)
     m = load_manifest(out)
     t = m["totals"]
@@ -165,6 +225,17 @@ def summarize(out_dir, top: int = 10) -> dict:
         per_file.append({"path": rec["path"], "rows_read": rec["rows_read"], "rows_scanned": n,
                          "rows_skipped": rec["rows_skipped"], "documents_flagged": k,
                          "rate": k / n if n else 0.0, "rate_ci95": list(wilson_interval(k, n))})
+    per_dir: dict = {}
+    for f in per_file:
+        d = per_dir.setdefault(str(Path(f["path"]).parent), {"files": 0, "rows_scanned": 0, "documents_flagged": 0})
+        d["files"] += 1
+        d["rows_scanned"] += f["rows_scanned"]
+        d["documents_flagged"] += f["documents_flagged"]
+    per_directory = [{"directory": k, **v, "rate": v["documents_flagged"] / v["rows_scanned"] if v["rows_scanned"]
+                      else 0.0, "rate_ci95": list(wilson_interval(v["documents_flagged"], v["rows_scanned"]))}
+                     for k, v in sorted(per_dir.items())]
+    groups = None if group_by is None else {"column": group_by,
+                                            "groups": group_breakdown(out, m, table, group_by)}
     return {
         "tool_version": m["tool_version"],
         "index_checksum_sha256": m["index"]["checksum_sha256"],
@@ -172,7 +243,7 @@ def summarize(out_dir, top: int = 10) -> dict:
         "files": t["files"], "rows_read": t["rows_read"], "rows_scanned": scanned,
         "rows_skipped": t["rows_skipped"], "characters": t["characters"], "tokens": t["tokens"],
         "detectors": detectors, "near_duplicate": near, "copied_span": spans, "self_id": self_id,
-        "per_file": per_file,
+        "per_file": per_file, "per_directory": per_directory, "group_by": groups,
         "threshold": m["options"]["threshold"], "sample": sample,
         "limits_hit": {f"{det}.{k}": v for det, st in m["stats"].items() for k, v in st.items()
                        if k.endswith("truncated") and v},
@@ -240,6 +311,21 @@ def render_text(s: dict) -> str:
         lo, hi = f["rate_ci95"]
         lines.append(f"  {f['path']}: {f['documents_flagged']}/{f['rows_scanned']} flagged "
                      f"({_pct(f['rate'])}, 95% {_pct(lo)} - {_pct(hi)})")
+    if len(s.get("per_directory", [])) > 1:
+        lines.append("")
+        lines.append("per directory:")
+        for d in s["per_directory"]:
+            lo, hi = d["rate_ci95"]
+            lines.append(f"  {d['directory']}: {d['documents_flagged']}/{d['rows_scanned']} flagged in {d['files']} "
+                         f"file(s) ({_pct(d['rate'])}, 95% {_pct(lo)} - {_pct(hi)})")
+    if s.get("group_by"):
+        lines.append("")
+        lines.append(f"by {s['group_by']['column']}:")
+        for g in s["group_by"]["groups"]:
+            lo, hi = g["rate_ci95"]
+            dets = ", ".join(f"{k} {v}" for k, v in g["documents_flagged"].items() if k != "any")
+            lines.append(f"  {g['value']}: {g['documents_flagged'].get('any', 0)}/{g['rows_scanned']} flagged "
+                         f"({_pct(g['rate'])}, 95% {_pct(lo)} - {_pct(hi)}){'; ' + dets if dets else ''}")
     if s["limits_hit"]:
         lines.append("")
         lines.append("limits hit (raise --max-matches / --max-verify to keep everything): " +

@@ -61,6 +61,37 @@ def probabilities(fraction: float, n_groups: int) -> tuple[float, float]:
     return 1.0, fraction
 
 
+def chosen_rows(seed: int, key: str, fraction: float, group_sizes: list) -> list:
+    """Per group (row group, or JSONL block): (group, first row, chosen rows or None when the group is
+    not chosen). group_sizes are the rows of each group in file order."""
+    p_group, p_row = probabilities(fraction, len(group_sizes))
+    out, start = [], 0
+    for g, n in enumerate(group_sizes):
+        u, base = _group_uniform(seed, key, g)
+        if u < p_group and n:
+            rows = np.arange(start, start + n, dtype=np.int64)
+            out.append((g, start, rows[row_uniforms(base, rows) < p_row]))
+        else:
+            out.append((g, start, None))
+        start += n
+    return out
+
+
+def sampled_row_numbers(path: str, key: str, fraction: float, seed: int, rows_total: int) -> np.ndarray:
+    """The rows of a file that a scan with this sample read, from metadata alone (no text is read)."""
+    if file_kind(path) == "parquet":
+        md = pq.ParquetFile(path).metadata
+        sizes = [md.row_group(g).num_rows for g in range(md.num_row_groups)]
+        picked = [r for _, _, r in chosen_rows(seed, key, fraction, sizes) if r is not None]
+    else:
+        picked = []
+        for u in range((rows_total + JSONL_UNIT_ROWS - 1) // JSONL_UNIT_ROWS):
+            _, base = _group_uniform(seed, key, u)
+            rows = np.arange(u * JSONL_UNIT_ROWS, min(rows_total, (u + 1) * JSONL_UNIT_ROWS), dtype=np.int64)
+            picked.append(rows[row_uniforms(base, rows) < fraction])
+    return np.concatenate(picked) if picked else np.zeros(0, np.int64)
+
+
 @dataclass
 class SampledFile:
     """Sampled batches of one file: iterate `batches()`; then rows_total, design and units are set."""
@@ -104,33 +135,28 @@ class SampledFile:
         md = pf.metadata
         self.rows_total, self.n_groups = md.num_rows, md.num_row_groups
         self.p_group, self.p_row = probabilities(self.fraction, self.n_groups)
-        start = 0
-        for g in range(self.n_groups):
-            n = md.row_group(g).num_rows
-            u, base = _group_uniform(self.seed, self.key, g)
-            if u < self.p_group and n:
-                self.groups_sampled += 1
-                rows = np.arange(start, start + n, dtype=np.int64)
-                chosen = rows[row_uniforms(base, rows) < self.p_row]
-                if len(chosen):
-                    try:
-                        t = pf.read_row_group(g, columns=cols, use_threads=False)
-                    except (pa.ArrowException, OSError) as e:
-                        raise InvalidInput(f"{self.path}: row group {g} (rows {start}-{start + n - 1}) is unreadable "
-                                           f"({e}); the file is damaged, replace it or leave it out") from e
-                    t = t.take(pa.array(chosen - start))
-                    for off in range(0, len(chosen), batch_rows):
-                        part = t.slice(off, batch_rows)
-                        texts = as_text_array(part.column(text_column),
-                                              where=f"{self.path}: column {text_column!r}")
-                        ids = None
-                        if use_id:
-                            c = part.column(id_column).combine_chunks()
-                            ids = c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) \
-                                else c.cast(pa.string())
-                        r = chosen[off:off + batch_rows]
-                        yield TextBatch(int(r[0]), texts, ids, pa.array(r, type=pa.int64())), np.full(len(r), g)
-            start += n
+        sizes = [md.row_group(g).num_rows for g in range(self.n_groups)]
+        for g, start, chosen in chosen_rows(self.seed, self.key, self.fraction, sizes):
+            if chosen is None:
+                continue
+            self.groups_sampled += 1
+            if not len(chosen):
+                continue
+            try:
+                t = pf.read_row_group(g, columns=cols, use_threads=False)
+            except (pa.ArrowException, OSError) as e:
+                raise InvalidInput(f"{self.path}: row group {g} (rows {start}-{start + sizes[g] - 1}) is unreadable "
+                                   f"({e}); the file is damaged, replace it or leave it out") from e
+            t = t.take(pa.array(chosen - start))
+            for off in range(0, len(chosen), batch_rows):
+                part = t.slice(off, batch_rows)
+                texts = as_text_array(part.column(text_column), where=f"{self.path}: column {text_column!r}")
+                ids = None
+                if use_id:
+                    c = part.column(id_column).combine_chunks()
+                    ids = c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c.cast(pa.string())
+                r = chosen[off:off + batch_rows]
+                yield TextBatch(int(r[0]), texts, ids, pa.array(r, type=pa.int64())), np.full(len(r), g)
 
     def _jsonl(self, text_column, id_column, batch_rows):
         self.p_group, self.p_row = 1.0, self.fraction

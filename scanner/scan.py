@@ -127,7 +127,7 @@ def _prepare_output(out: Path, force: bool) -> None:
             if not force:
                 raise OutputConflict(f"{out} is not empty; choose a new output directory or pass --force to "
                                      f"replace its findings")
-            for name in ("findings", "documents", "units", "manifest.json"):
+            for name in ("findings", "documents", "units", "skipped", "manifest.json"):
                 p = out / name
                 if p.is_dir():
                     shutil.rmtree(p)
@@ -135,6 +135,7 @@ def _prepare_output(out: Path, force: bool) -> None:
                     p.unlink()
     (out / "findings").mkdir(parents=True, exist_ok=True)
     (out / "documents").mkdir(parents=True, exist_ok=True)
+    (out / "skipped").mkdir(parents=True, exist_ok=True)
 
 
 def _write_table(table: pa.Table, path: Path) -> str:
@@ -203,7 +204,7 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         else:
             source = ((b, None) for b in iter_batches(path, opts.text_column, opts.id_column or "id",
                                                       opts.batch_rows, id_required=opts.id_column is not None))
-        unit_rows, unit_chars, unit_copied = [], [], []
+        unit_rows, unit_chars, unit_copied, skipped_rows = [], [], [], []
         for batch, units in source:
             n = len(batch.texts)
             rows = (np.asarray(batch.rows, dtype=np.int64) if batch.rows is not None
@@ -211,6 +212,10 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
             res = idx.near_dup.scan(text_buffers(batch.texts), threshold, prefilter, opts.max_verify,
                                     opts.max_matches, opts.threads)
             status = res["status"]
+            bad = np.flatnonzero(status != 0)
+            if len(bad):
+                skipped_rows.append((rows[bad], status[bad],
+                                     None if batch.ids is None else batch.ids.take(pa.array(bad))))
             rows_read += n
             scanned += int(np.count_nonzero(status == 0))
             for code, name in STATUS_NAMES.items():
@@ -253,6 +258,8 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         docs = pa.concat_tables(doc_tables) if doc_tables else DOCUMENT_SCHEMA.empty_table()
         docs_part = f"documents/part-{i:05d}.parquet"
         docs_digest = _write_table(docs.sort_by([("row", "ascending")]) if docs.num_rows else docs, out / docs_part)
+        skipped_part = f"skipped/part-{i:05d}.parquet"
+        skipped_digest = _write_table(_skipped_table(path, skipped_rows), out / skipped_part)
         flagged = {}
         counts = {}
         if table.num_rows:
@@ -277,7 +284,7 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
                     "copied_characters": copied_chars,
                     "findings": counts, "documents_flagged": flagged,
                     "output": part, "output_sha256": digest, "documents": docs_part,
-                    "documents_sha256": docs_digest})
+                    "documents_sha256": docs_digest, "skipped": skipped_part, "skipped_sha256": skipped_digest})
         if rows_read != scanned + sum(skipped.values()):  # the core classifies every row; this is a bug guard
             raise AssertionError(f"{path}: row accounting broken: {rows_read} read, {scanned} scanned, {skipped}")
         inputs.append(rec)
@@ -310,6 +317,25 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
     }
     fsync_write(out / "manifest.json", json_bytes(manifest))
     return manifest
+
+
+SKIPPED_SCHEMA = pa.schema([pa.field("source", pa.string(), nullable=False),
+                            pa.field("row", pa.int64(), nullable=False), pa.field("doc_id", pa.string()),
+                            pa.field("reason", pa.string(), nullable=False)])
+
+
+def _skipped_table(path: str, parts: list) -> pa.Table:
+    """Every row of one file that was read but not scanned, with the reason (null_text, no_tokens, too_large)."""
+    if not parts:
+        return SKIPPED_SCHEMA.empty_table()
+    rows = np.concatenate([r for r, _, _ in parts])
+    codes = np.concatenate([c for _, c, _ in parts])
+    ids = [None] * len(rows) if all(i is None for _, _, i in parts) else \
+        [v for r, _, i in parts for v in (i.to_pylist() if i is not None else [None] * len(r))]
+    return pa.table({"source": pa.array([path] * len(rows), type=pa.string()), "row": pa.array(rows, type=pa.int64()),
+                     "doc_id": pa.array(ids, type=pa.string()),
+                     "reason": pa.array([STATUS_NAMES[int(c)] for c in codes], type=pa.string())},
+                    schema=SKIPPED_SCHEMA)
 
 
 def _units_table(path: str, unit_rows: list, unit_chars: list, unit_copied: list, findings: pa.Table,

@@ -97,7 +97,7 @@ def verify(out_dir) -> list[str]:
         totals["rows_scanned"] += rec["rows_scanned"]
         totals["rows_skipped"] += skipped
         for key, digest_key in (("output", "output_sha256"), ("documents", "documents_sha256"),
-                                ("units", "units_sha256")):
+                                ("units", "units_sha256"), ("skipped", "skipped_sha256")):
             rel = rec.get(key)
             if rel is None:
                 continue
