@@ -268,6 +268,11 @@ def render_html(out_dir, top: int = 10, examples: int = 5, group_by: Optional[st
         body.append(f"<p><b>Copied characters</b>: {sp['copied_characters']} of {sp['characters']} = "
                     f"{_pct(sp['copied_share'])} (95% {_pct(lo)} - {_pct(hi)}), in {sp['spans']} spans of at least "
                     f"{sp['min_span']} characters; {sp['common_phrase_spans']} common-phrase spans not counted.</p>")
+    if sp and sp.get("top_references"):
+        body.append("<h3>References most copied from</h3>")
+        body.append(_table(["reference", "file", "documents with a span", "copied characters"],
+                           [[x["ref_id"], x["ref_source"], x["documents"], x["span_characters"]]
+                            for x in sp["top_references"]], {2, 3}))
     near = s.get("near_duplicate") or {}
     if near.get("score_histogram"):
         body.append("<h2>Near-duplicate similarity</h2>")

@@ -199,6 +199,16 @@ def summarize(out_dir, top: int = 10, group_by: Optional[str] = None) -> dict:
                  "spans": sp.num_rows if sp is not None else 0, "common_phrase_spans": common,
                  "documents_truncated": st.get("documents_truncated", 0),
                  "min_span": m["options"].get("min_span")}
+        if sp is not None and sp.num_rows:
+            real = sp.filter(np.asarray(~sp.column("common_phrase").to_numpy(zero_copy_only=False).astype(bool)))
+            if real.num_rows:
+                per = real.group_by(["ref_source", "ref_id", "source", "row"]).aggregate([("score", "sum")])
+                g = per.group_by(["ref_source", "ref_id"]).aggregate([("row", "count"), ("score_sum", "sum")]).sort_by(
+                    [("row_count", "descending"), ("score_sum_sum", "descending"), ("ref_source", "ascending"),
+                     ("ref_id", "ascending")])
+                spans["top_references"] = [
+                    {"ref_source": x["ref_source"], "ref_id": x["ref_id"], "documents": x["row_count"],
+                     "span_characters": int(x["score_sum_sum"])} for x in g.slice(0, top).to_pylist()]
     self_id = {}
     if "self_id" in m["detectors"] and table is not None and table.num_rows:
         sid = table.filter(np.asarray(table.column("detector").to_numpy(zero_copy_only=False) == "self_id"))
@@ -293,6 +303,10 @@ def render_text(s: dict) -> str:
                      f"{sp['common_phrase_spans']} of them common phrases (not counted)")
         lines.append(f"  copied characters {sp['copied_characters']} of {sp['characters']} = "
                      f"{_pct(sp['copied_share'])} (95% {_pct(lo)} - {_pct(hi)})")
+        if sp.get("top_references"):
+            lines.append("  references most copied from (documents with a span):")
+            for x in sp["top_references"]:
+                lines.append(f"    {x['documents']:>6}  {x['ref_id']}  ({x['span_characters']} characters)")
         if sp["documents_truncated"]:
             lines.append(f"  {sp['documents_truncated']} degenerate document(s) hit the span search budget "
                          f"(listed in documents/ with span_search_truncated)")
