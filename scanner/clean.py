@@ -1,8 +1,9 @@
 """Apply a scan's findings to its corpus: drop flagged documents or redact the flagged text, losing nothing.
 
-`clean(corpus, findings_dir, out_dir, mode=...)` writes, for every corpus file, one cleaned Parquet
-file with the input's schema and column order (at the same path relative to the inputs' common
-directory), and puts everything it removes into quarantine beside it:
+`clean(corpus, findings_dir, out_dir, mode=...)` writes, for every corpus file, one cleaned file at
+the same path relative to the inputs' common directory: Parquet with the input's schema, column order
+and row-group size; JSONL with kept lines copied byte for byte (redacted lines re-serialized). It puts
+everything it removes into Parquet quarantine files beside it:
 
   drop    every document with a finding of the chosen detectors is left out of the output and
           written whole to ``quarantine/rows/...`` with the reasons (``_scanner_row``,
@@ -104,9 +105,6 @@ def _match_inputs(paths: list[str], manifest: dict, findings_dir: Path) -> list[
         if digest != rec["sha256"]:
             raise InvalidInput(f"{p}: SHA-256 {digest[:16]}... differs from the {rec['sha256'][:16]}... the scan "
                                f"read; the findings belong to another version of this file: scan it again")
-        if file_kind(p) != "parquet":
-            raise InvalidInput(f"{p}: scanner clean writes Parquet and reads Parquet inputs; convert the JSONL file "
-                               f"to Parquet (pyarrow.json.read_json) and scan that")
         recs.append(rec)
     return recs
 
@@ -211,7 +209,10 @@ def clean(corpus, findings_dir, out_dir, options: Optional[CleanOptions] = None,
     names = _relative_names(paths)
     files = []
     for path, name, rec in zip(paths, names, recs):
-        files.append(_clean_file(path, name, rec, fdir, out, opts, batch_rows))
+        if file_kind(path) == "parquet":
+            files.append(_clean_file(path, name, rec, fdir, out, opts, batch_rows))
+        else:
+            files.append(_clean_jsonl(path, name, rec, fdir, out, opts))
     totals = {k: sum(f[k] for f in files) for k in ("rows_in", "rows_out", "rows_quarantined", "rows_redacted",
                                                     "spans_removed", "characters_removed")}
     cm = {"format": "scanner-clean", "format_version": 1, "tool_version": __version__,
@@ -223,14 +224,8 @@ def clean(corpus, findings_dir, out_dir, options: Optional[CleanOptions] = None,
     return cm
 
 
-def _clean_file(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: CleanOptions, batch_rows: int) -> dict:
-    pf = pq.ParquetFile(path)
-    schema = pf.schema_arrow
-    if opts.mode == "redact" and opts.text_column not in schema.names:
-        raise InvalidInput(f"{path}: no column {opts.text_column!r} to redact; name it with --text-column")
-    md = pf.metadata
-    target = md.row_group(0).num_rows if md.num_row_groups else 65536
-    findings = _selected(pq.read_table(fdir / rec["output"]), opts)
+def _plan(findings: pa.Table, opts: CleanOptions):
+    """(findings as columns, row -> finding indices to drop it for, row -> finding indices to redact)."""
     fd = findings.to_pydict() if findings.num_rows else {c: [] for c in findings.column_names}
     drop_reasons: dict[int, list] = {}
     pieces: dict[int, list] = {}
@@ -245,6 +240,108 @@ def _clean_file(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: Cl
             pieces.setdefault(row, []).append(i)
     for row in drop_reasons:
         pieces.pop(row, None)
+    return fd, drop_reasons, pieces
+
+
+def _reasons(fd: dict, idx: list) -> tuple[str, Optional[str], int]:
+    return (",".join(sorted({fd["detector"][i] for i in idx})),
+            ",".join(sorted({fd["rule"][i] or fd["ref_id"][i] or "" for i in idx})) or None, len(idx))
+
+
+def _ranges(fd: dict, idx: list) -> list[tuple[int, int]]:
+    ranges = []
+    for i in idx:
+        if fd["detector"][i] == "self_id" and fd["context_start"][i] is not None:
+            ranges.append((fd["context_start"][i], fd["context_end"][i]))
+        else:
+            ranges.append((fd["start"][i], fd["end"][i]))
+    return _merge(ranges)
+
+
+def _span_records(fd: dict, idx: list, source: str, row: int, merged: list, removed: list, sink: dict) -> None:
+    for (a, b), text in zip(merged, removed):
+        owners = [i for i in idx if not (fd["end"][i] <= a or fd["start"][i] >= b)] or idx
+        i = owners[0]
+        for k, v in (("source", source), ("row", row), ("doc_id", fd["doc_id"][i]),
+                     ("detector", ",".join(sorted({fd["detector"][j] for j in owners}))), ("rule", fd["rule"][i]),
+                     ("ref_id", fd["ref_id"][i]), ("start", a), ("end", b), ("text", text)):
+            sink[k].append(v)
+
+
+JSONL_QUARANTINE = pa.schema([pa.field("line", pa.string(), nullable=False)] + REASON_FIELDS)
+
+
+def _clean_jsonl(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: CleanOptions) -> dict:
+    """JSONL: kept lines are copied byte for byte, redacted lines re-serialized with the text field changed;
+    dropped lines go to a Parquet quarantine (column `line`) with the reasons."""
+    import json
+
+    from .reader import _jsonl_records
+    fd, drop_reasons, pieces = _plan(_selected(pq.read_table(fdir / rec["output"]), opts), opts)
+    dest = out / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    q_rows = _Sink(out / "quarantine" / "rows" / (name + ".parquet"), JSONL_QUARANTINE, 65536)
+    q_spans = _Sink(out / "quarantine" / "spans" / (name + ".parquet"), SPAN_SCHEMA, 65536) \
+        if opts.mode == "redact" else None
+    spans = {k: [] for k in SPAN_SCHEMA.names}
+    dropped = {k: [] for k in JSONL_QUARANTINE.names}
+    rows_in = rows_out = redacted = chars_removed = 0
+    records = _jsonl_records(path)
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        row = 0
+        for raw in src:
+            if not raw.strip():
+                dst.write(raw)
+                continue
+            next(records)  # the reader's own validation and numbering, line for line
+            rows_in += 1
+            if row in drop_reasons:
+                det, rules, n = _reasons(fd, drop_reasons[row])
+                for k, v in (("line", raw.decode("utf-8", "replace").rstrip("\r\n")), ("_scanner_row", row),
+                             ("_scanner_detectors", det), ("_scanner_rules", rules), ("_scanner_findings", n)):
+                    dropped[k].append(v)
+            elif row in pieces and q_spans is not None:
+                obj = json.loads(raw)
+                value = obj.get(opts.text_column)
+                if isinstance(value, str):
+                    merged = _ranges(fd, pieces[row])
+                    obj[opts.text_column], removed = _cut(value, merged, opts.replacement)
+                    _span_records(fd, pieces[row], rec["path"], row, merged, removed, spans)
+                    chars_removed += sum(b - a for a, b in merged)
+                    redacted += 1
+                    raw = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+                dst.write(raw)
+                rows_out += 1
+            else:
+                dst.write(raw)
+                rows_out += 1
+            row += 1
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.replace(tmp, dest)
+    q_rows.write(pa.table(dropped, schema=JSONL_QUARANTINE))
+    res = {"path": path, "sha256": rec["sha256"], "rows_in": rows_in, "rows_out": rows_out,
+           "rows_quarantined": len(dropped["line"]), "rows_redacted": redacted, "spans_removed": len(spans["row"]),
+           "characters_removed": chars_removed, "output": name, "output_sha256": sha256_file(str(dest)),
+           "quarantine_rows": f"quarantine/rows/{name}.parquet", "quarantine_rows_sha256": q_rows.close()}
+    if q_spans is not None:
+        q_spans.write(pa.table(spans, schema=SPAN_SCHEMA))
+        res["quarantine_spans"] = f"quarantine/spans/{name}.parquet"
+        res["quarantine_spans_sha256"] = q_spans.close()
+    if rows_in != rows_out + res["rows_quarantined"]:  # a bug guard
+        raise AssertionError(f"{path}: {rows_in} rows in, {rows_out} out, {res['rows_quarantined']} quarantined")
+    return res
+
+
+def _clean_file(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: CleanOptions, batch_rows: int) -> dict:
+    pf = pq.ParquetFile(path)
+    schema = pf.schema_arrow
+    if opts.mode == "redact" and opts.text_column not in schema.names:
+        raise InvalidInput(f"{path}: no column {opts.text_column!r} to redact; name it with --text-column")
+    md = pf.metadata
+    target = md.row_group(0).num_rows if md.num_row_groups else 65536
+    fd, drop_reasons, pieces = _plan(_selected(pq.read_table(fdir / rec["output"]), opts), opts)
 
     kept = _Sink(out / name, schema, target)
     q_schema = pa.schema(list(schema) + REASON_FIELDS)
@@ -260,13 +357,12 @@ def _clean_file(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: Cl
         if drop.any():
             d_rows = idx[drop].tolist()
             qt = table.filter(pa.array(drop))
-            reasons = [drop_reasons[r] for r in d_rows]
+            reasons = [_reasons(fd, drop_reasons[r]) for r in d_rows]
             extra = {
                 "_scanner_row": pa.array(d_rows, type=pa.int64()),
-                "_scanner_detectors": pa.array([",".join(sorted({fd["detector"][i] for i in r})) for r in reasons]),
-                "_scanner_rules": pa.array([",".join(sorted({fd["rule"][i] or fd["ref_id"][i] or "" for i in r}))
-                                            or None for r in reasons], type=pa.string()),
-                "_scanner_findings": pa.array([len(r) for r in reasons], type=pa.int64()),
+                "_scanner_detectors": pa.array([r[0] for r in reasons], type=pa.string()),
+                "_scanner_rules": pa.array([r[1] for r in reasons], type=pa.string()),
+                "_scanner_findings": pa.array([r[2] for r in reasons], type=pa.int64()),
             }
             for f in REASON_FIELDS:
                 qt = qt.append_column(f, extra[f.name])
@@ -305,29 +401,12 @@ def _redact(table: pa.Table, rows: np.ndarray, pieces: dict, fd: dict, opts: Cle
     for j, r in enumerate(rows.tolist()):
         if r not in pieces or values[j] is None:
             continue
-        ranges = []
-        for i in pieces[r]:
-            if fd["detector"][i] == "self_id" and fd["context_start"][i] is not None:
-                ranges.append((fd["context_start"][i], fd["context_end"][i]))
-            else:
-                ranges.append((fd["start"][i], fd["end"][i]))
-        merged = _merge(ranges)
+        merged = _ranges(fd, pieces[r])
         values[j], removed = _cut(values[j], merged, opts.replacement)
         n_docs += 1
-        for (a, b), text in zip(merged, removed):
-            owners = [i for i in pieces[r] if not (fd["end"][i] <= a or fd["start"][i] >= b)] or pieces[r]
-            i = owners[0]
-            span_rows["source"].append(source)
-            span_rows["row"].append(r)
-            span_rows["doc_id"].append(fd["doc_id"][i])
-            span_rows["detector"].append(",".join(sorted({fd["detector"][k] for k in owners})))
-            span_rows["rule"].append(fd["rule"][i])
-            span_rows["ref_id"].append(fd["ref_id"][i])
-            span_rows["start"].append(a)
-            span_rows["end"].append(b)
-            span_rows["text"].append(text)
-            n_spans += 1
-            n_chars += b - a
+        _span_records(fd, pieces[r], source, r, merged, removed, span_rows)
+        n_spans += len(merged)
+        n_chars += sum(b - a for a, b in merged)
     q_spans.write(pa.table(span_rows, schema=SPAN_SCHEMA))
     try:
         new_col = pa.array(values, type=col.type)

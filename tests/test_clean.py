@@ -145,3 +145,31 @@ def test_cli_clean(tmp_path, scanned):
     r = CliRunner().invoke(main, ["clean", str(corpus), "--findings", str(out), "-o", str(tmp_path / "d"),
                                   "--detectors", "telepathy"])
     assert r.exit_code == 2 and "choose from" in r.output
+
+
+def test_jsonl_corpus(tmp_path, tiny, tiny_index):
+    rows = pq.read_table(tiny["corpus"]).slice(0, 120).to_pylist()
+    lines = [json.dumps({"id": r["id"], "text": r["text"], "extra": [1, 2]}, ensure_ascii=False) for r in rows]
+    lines.insert(5, "")  # a blank line is no row and stays
+    src = tmp_path / "corpus.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    scan([src], tiny_index, tmp_path / "out")
+    flagged = set(pq.read_table(tmp_path / "out" / "findings").column("row").to_pylist())
+    assert flagged
+    m = clean([src], tmp_path / "out", tmp_path / "d")
+    out_lines = (tmp_path / "d" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    kept = [ln for ln in out_lines if ln]
+    assert kept == [json.dumps({"id": r["id"], "text": r["text"], "extra": [1, 2]}, ensure_ascii=False)
+                    for i, r in enumerate(rows) if i not in flagged]
+    q = pq.read_table(tmp_path / "d" / "quarantine" / "rows" / "corpus.jsonl.parquet").to_pylist()
+    assert sorted(x["_scanner_row"] for x in q) == sorted(flagged)
+    assert all(json.loads(x["line"])["id"] == rows[x["_scanner_row"]]["id"] for x in q)
+    assert m["totals"]["rows_in"] == 120 == m["totals"]["rows_out"] + m["totals"]["rows_quarantined"]
+    m = clean([src], tmp_path / "out", tmp_path / "r", CleanOptions(mode="redact", detectors=("copied_span",)))
+    red = [json.loads(ln) for ln in (tmp_path / "r" / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if ln]
+    spans = pq.read_table(tmp_path / "r" / "quarantine" / "spans" / "corpus.jsonl.parquet").to_pylist()
+    assert len(red) == 120 and m["totals"]["spans_removed"] == len(spans) > 0
+    for s in spans:
+        assert rows[s["row"]]["text"][s["start"]:s["end"]] == s["text"]
+        assert s["text"] not in red[s["row"]]["text"]
+        assert red[s["row"]]["extra"] == [1, 2]
