@@ -109,6 +109,13 @@ def _match_inputs(paths: list[str], manifest: dict, findings_dir: Path) -> list[
     return recs
 
 
+def _findings_of(fdir: Path, rec: dict) -> pa.Table:
+    """The findings of one input file, from its shards."""
+    from .findings import SCHEMA
+    parts = [pq.read_table(fdir / sh["findings"]) for sh in rec.get("shards", [])]
+    return pa.concat_tables(parts) if parts else SCHEMA.empty_table()
+
+
 def _selected(findings: pa.Table, opts: CleanOptions) -> pa.Table:
     if findings.num_rows == 0:
         return findings
@@ -277,7 +284,7 @@ def _clean_jsonl(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: C
     import json
 
     from .reader import _jsonl_records
-    fd, drop_reasons, pieces = _plan(_selected(pq.read_table(fdir / rec["output"]), opts), opts)
+    fd, drop_reasons, pieces = _plan(_selected(_findings_of(fdir, rec), opts), opts)
     dest = out / name
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
@@ -341,7 +348,7 @@ def _clean_file(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: Cl
         raise InvalidInput(f"{path}: no column {opts.text_column!r} to redact; name it with --text-column")
     md = pf.metadata
     target = md.row_group(0).num_rows if md.num_row_groups else 65536
-    fd, drop_reasons, pieces = _plan(_selected(pq.read_table(fdir / rec["output"]), opts), opts)
+    fd, drop_reasons, pieces = _plan(_selected(_findings_of(fdir, rec), opts), opts)
 
     kept = _Sink(out / name, schema, target)
     q_schema = pa.schema(list(schema) + REASON_FIELDS)

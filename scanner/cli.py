@@ -100,16 +100,25 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
 @click.option("--sample", type=float, default=None, help="Scan a reproducible random sample of this fraction "
               "of the rows (row groups, then rows); the report estimates the whole corpus.")
 @click.option("--seed", default=0, show_default=True, help="Seed of --sample.")
-@click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores).")
+@click.option("--scheduler", default=None, help="Address of a running Dask scheduler (tcp://host:8786): run one "
+              "task per unit on that cluster.")
+@click.option("--workers", type=int, default=None, help="Start a local Dask cluster of this many worker processes.")
+@click.option("--unit-rows", default=262144, show_default=True, help="Rows per unit of work (a run of whole row "
+              "groups); units are the tasks, the shards and what a re-run resumes.")
+@click.option("--threads", default=0, show_default=True, help="Native threads (0: all cores; 1 per task on Dask).")
 @click.option("--batch-rows", default=8192, show_default=True, help="Rows per batch.")
 @click.option("--verify-index/--no-verify-index", default=True, show_default=True,
               help="Re-hash the index files before scanning.")
 @click.option("--force", is_flag=True, help="Replace the findings of an existing output directory.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matches, max_verify, detectors,
-             min_span, min_span_words, control, patterns, builtin_patterns, self_id_precision, sample, seed, threads,
-             batch_rows, verify_index, force, progress):
-    """Scan CORPUS (Parquet/JSONL files, directories or globs) against an index; write findings to --out."""
+             min_span, min_span_words, control, patterns, builtin_patterns, self_id_precision, sample, seed, scheduler,
+             workers, unit_rows, threads, batch_rows, verify_index, force, progress):
+    """Scan CORPUS (Parquet/JSONL files, directories or globs) against an index; write findings to --out.
+
+    Re-running the same command into the same --out resumes: units with an intact completion record are
+    kept, the others are redone.
+    """
     from .scan import ScanOptions, scan
     try:
         opts = ScanOptions(text_column=text_column, id_column=id_column, batch_rows=batch_rows, threads=threads,
@@ -118,7 +127,17 @@ def scan_cmd(corpus, index_dir, out, text_column, id_column, threshold, max_matc
                            min_span=min_span, min_span_words=min_span_words, control=control,
                            patterns=tuple(patterns), builtin_patterns=builtin_patterns,
                            self_id_precision=self_id_precision, sample=sample, seed=seed)
-        m = scan(list(corpus), index_dir, out, opts, force=force, verify_index=verify_index, progress=progress)
+        if scheduler is not None or workers is not None:
+            from .distributed import connect, dask_executor
+            client, close = connect(scheduler, workers)
+            try:
+                m = scan(list(corpus), index_dir, out, opts, force=force, verify_index=verify_index,
+                         progress=False, executor=dask_executor(client, index_dir, opts), unit_rows=unit_rows)
+            finally:
+                close()
+        else:
+            m = scan(list(corpus), index_dir, out, opts, force=force, verify_index=verify_index, progress=progress,
+                     unit_rows=unit_rows)
     except (ScannerError, OSError) as e:
         _fail(e)
     t = m["totals"]

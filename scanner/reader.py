@@ -87,7 +87,7 @@ def count_rows(path: str) -> Optional[int]:
 
 
 def _parquet_batches(path: str, text_column: str, id_column: Optional[str], batch_rows: int,
-                     id_required: bool) -> Iterator[TextBatch]:
+                     id_required: bool, row_groups: Optional[list] = None, first_row: int = 0) -> Iterator[TextBatch]:
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as e:
@@ -101,8 +101,10 @@ def _parquet_batches(path: str, text_column: str, id_column: Optional[str], batc
         raise InvalidInput(f"{path}: no id column {id_column!r} (columns: {', '.join(names)}); "
                            f"name it with --id-column")
     cols = [text_column] + ([id_column] if use_id and id_column != text_column else [])
-    row = 0
-    batches = pf.iter_batches(batch_size=batch_rows, columns=cols, use_threads=False)
+    row = first_row
+    if row_groups is not None and not row_groups:
+        return
+    batches = pf.iter_batches(batch_size=batch_rows, columns=cols, use_threads=False, row_groups=row_groups)
     while True:
         try:
             rb = next(batches)
@@ -183,11 +185,13 @@ def _jsonl_batches(path: str, text_column: str, id_column: Optional[str], batch_
 
 
 def iter_batches(path: str, text_column: str = "text", id_column: Optional[str] = "id", batch_rows: int = 8192,
-                 id_required: bool = False, chat: bool = False) -> Iterator[TextBatch]:
-    """Text batches of one Parquet or JSONL file, in file order."""
+                 id_required: bool = False, chat: bool = False, row_groups: Optional[list] = None,
+                 first_row: int = 0) -> Iterator[TextBatch]:
+    """Text batches of one Parquet or JSONL file, in file order (Parquet: only row_groups if given, whose
+    first row is first_row)."""
     if batch_rows < 1:
         raise InvalidInput(f"batch_rows={batch_rows}: use a positive number of rows")
     if file_kind(path) == "parquet":
-        yield from _parquet_batches(path, text_column, id_column, batch_rows, id_required)
+        yield from _parquet_batches(path, text_column, id_column, batch_rows, id_required, row_groups, first_row)
     else:
         yield from _jsonl_batches(path, text_column, id_column, batch_rows, chat)

@@ -55,7 +55,8 @@ def _load_units(out: Path, m: dict):
     if not m.get("sample"):
         return None
     import pyarrow as pa
-    parts = [pq.read_table(out / rec["units"]) for rec in m["inputs"] if rec.get("units")]
+    parts = [pq.read_table(out / sh["units"]) for rec in m["inputs"] for sh in rec.get("shards", [])
+             if sh.get("units")]
     return pa.concat_tables(parts) if parts else None
 
 
@@ -100,9 +101,10 @@ def group_breakdown(out: Path, m: dict, findings, column: str) -> list:
             from .sample import sampled_row_numbers
             considered[:] = False
             considered[sampled_row_numbers(path, rec["sha256"], m["sample"]["fraction"], m["sample"]["seed"], n)] = True
-        if rec.get("skipped"):
-            sk = pq.read_table(out / rec["skipped"], columns=["row"]).column("row").to_numpy()
-            considered[sk] = False
+        for sh in rec.get("shards", []):
+            if sh.get("skipped"):
+                sk = pq.read_table(out / sh["skipped"], columns=["row"]).column("row").to_numpy()
+                considered[sk] = False
         vals = values.fill_null("(null)").to_pylist()
         for v, c in zip(vals, considered.tolist()):
             if c:

@@ -107,19 +107,21 @@ class SampledFile:
     p_row: float = 1.0
 
     def design(self) -> dict:
-        return {"row_groups": self.n_groups, "row_groups_sampled": self.groups_sampled, "p_group": self.p_group,
+        return {"row_groups_sampled": self.groups_sampled, "p_group": self.p_group,
                 "p_row": self.p_row, "unit": "row_group" if file_kind(self.path) == "parquet" else
                 f"{JSONL_UNIT_ROWS}_rows"}
 
     def batches(self, text_column: str, id_column: Optional[str], batch_rows: int,
-                id_required: bool) -> Iterator[tuple[TextBatch, np.ndarray]]:
-        """(batch of sampled rows with their row numbers, unit of each row)."""
+                id_required: bool, groups: Optional[tuple] = None) -> Iterator[tuple[TextBatch, np.ndarray]]:
+        """(batch of sampled rows with their row numbers, unit of each row); Parquet: only the row groups
+        [g0, g1) if groups is given (rows_total then counts those groups' rows). The design (which groups
+        and rows are chosen) is that of the whole file either way."""
         if file_kind(self.path) == "parquet":
-            yield from self._parquet(text_column, id_column, batch_rows, id_required)
+            yield from self._parquet(text_column, id_column, batch_rows, id_required, groups)
         else:
             yield from self._jsonl(text_column, id_column, batch_rows)
 
-    def _parquet(self, text_column, id_column, batch_rows, id_required):
+    def _parquet(self, text_column, id_column, batch_rows, id_required, groups):
         try:
             pf = pq.ParquetFile(self.path)
         except (pa.ArrowInvalid, OSError) as e:
@@ -133,11 +135,13 @@ class SampledFile:
             raise InvalidInput(f"{self.path}: no id column {id_column!r}; name it with --id-column")
         cols = [text_column] + ([id_column] if use_id and id_column != text_column else [])
         md = pf.metadata
-        self.rows_total, self.n_groups = md.num_rows, md.num_row_groups
+        self.n_groups = md.num_row_groups
         self.p_group, self.p_row = probabilities(self.fraction, self.n_groups)
         sizes = [md.row_group(g).num_rows for g in range(self.n_groups)]
+        g0, g1 = (0, self.n_groups) if groups is None else groups
+        self.rows_total = sum(sizes[g0:g1])
         for g, start, chosen in chosen_rows(self.seed, self.key, self.fraction, sizes):
-            if chosen is None:
+            if not g0 <= g < g1 or chosen is None:
                 continue
             self.groups_sampled += 1
             if not len(chosen):

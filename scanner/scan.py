@@ -12,9 +12,11 @@ timestamps, no thread-count dependence.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
+import uuid
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,10 +33,10 @@ from .arrow_bridge import text_buffers
 from .errors import InvalidInput, OutputConflict
 from .findings import DOCUMENT_SCHEMA, SCHEMA, document_table, near_dup_table, self_id_table, sort_findings, span_table
 from .index import STATUS_NAMES, ReferenceIndex
-from .reader import expand_inputs, iter_batches, sha256_file
+from .reader import expand_inputs, file_kind, iter_batches, sha256_file
 
 MANIFEST_FORMAT = "scanner-scan"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 DETECTORS = ("near_duplicate", "copied_span", "self_id")
 
 
@@ -119,27 +121,16 @@ def prefilter_for(threshold: float, num_perm: int) -> float:
     return max(0.0, threshold - 3.0 * sd - 1.0 / num_perm)
 
 
-def _prepare_output(out: Path, force: bool) -> None:
-    if out.exists():
-        if not out.is_dir():
-            raise OutputConflict(f"{out} exists and is not a directory")
-        if any(out.iterdir()):
-            if not force:
-                raise OutputConflict(f"{out} is not empty; choose a new output directory or pass --force to "
-                                     f"replace its findings")
-            for name in ("findings", "documents", "units", "skipped", "manifest.json"):
-                p = out / name
-                if p.is_dir():
-                    shutil.rmtree(p)
-                elif p.exists():
-                    p.unlink()
-    (out / "findings").mkdir(parents=True, exist_ok=True)
-    (out / "documents").mkdir(parents=True, exist_ok=True)
-    (out / "skipped").mkdir(parents=True, exist_ok=True)
+RUN_FILE = "run.json"
+DONE_DIR = "_done"
+OUTPUT_DIRS = ("findings", "documents", "skipped", "units", DONE_DIR)
+DEFAULT_UNIT_ROWS = 262_144
 
 
 def _write_table(table: pa.Table, path: Path) -> str:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Writes a Parquet file under a unique temporary name, fsyncs it and renames it into place, so a
+    reader (or a second task writing the same unit) never sees a partial file; returns its SHA-256."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     pq.write_table(table, tmp, compression="zstd", row_group_size=65536)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
@@ -147,150 +138,357 @@ def _write_table(table: pa.Table, path: Path) -> str:
     return sha256_file(str(path))
 
 
+def _atomic_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    fsync_write(tmp, json_bytes(obj))
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One task: row groups [g0, g1) of input file `file` (JSONL: the whole file, g0 = g1 = 0)."""
+
+    file: int
+    unit: int
+    path: str
+    sha256: str
+    g0: int
+    g1: int
+    row0: int
+    rows: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.file:05d}-{self.unit:05d}"
+
+
+def plan_units(paths: list, digests: list, unit_rows: int) -> list:
+    """The units of work: each Parquet file cut at row-group boundaries into runs of about unit_rows
+    rows (at least one row group each), each JSONL file whole."""
+    units = []
+    for i, (path, digest) in enumerate(zip(paths, digests)):
+        if file_kind(path) != "parquet":
+            units.append(Unit(i, 0, path, digest, 0, 0, 0, -1))
+            continue
+        try:
+            md = pq.ParquetFile(path).metadata
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
+        g, row, u = 0, 0, 0
+        n_groups = md.num_row_groups
+        if n_groups == 0:
+            units.append(Unit(i, 0, path, digest, 0, 0, 0, 0))
+            continue
+        while g < n_groups:
+            g0, r0 = g, row
+            while g < n_groups and (g == g0 or row - r0 + md.row_group(g).num_rows <= unit_rows):
+                row += md.row_group(g).num_rows
+                g += 1
+            units.append(Unit(i, u, path, digest, g0, g, r0, row - r0))
+            u += 1
+    return units
+
+
+class ScanContext:
+    """Everything a unit needs, prepared once per process: index, control index, self-ID automaton."""
+
+    def __init__(self, idx: ReferenceIndex, opts: ScanOptions, control: Optional[ReferenceIndex] = None):
+        self.idx = idx
+        self.opts = opts
+        self.control = control
+        self.threshold = opts.threshold if opts.threshold is not None else idx.params.threshold
+        self.prefilter = prefilter_for(self.threshold, idx.params.num_perm)
+        self.spans_on = "copied_span" in opts.detectors
+        min_span = opts.min_span
+        if min_span is None:
+            min_span = 50 if opts.min_span_words is None else idx.span_params.window
+        self.min_span = min_span
+        if self.spans_on and min_span < idx.span_params.window:
+            raise InvalidInput(f"--min-span {min_span} is below the index's span window of "
+                               f"{idx.span_params.window}; use --min-span >= {idx.span_params.window} or rebuild "
+                               f"the index with --span-window <= {min_span}")
+        self.catalogue = None
+        self._matcher = None
+        if "self_id" in opts.detectors:
+            from .self_id import Catalogue
+            self.catalogue = Catalogue.load(opts.patterns, builtin=opts.builtin_patterns)  # validated here
+
+    @property
+    def matcher(self):
+        """The compiled self-ID automaton, built on first use (a Dask client never needs it)."""
+        if self._matcher is None and self.catalogue is not None:
+            self._matcher = self.catalogue.compile()
+        return self._matcher
+
+    def options_record(self) -> dict:
+        o = self.opts
+        # threads and batch_rows change how the work is cut, never the result, so they stay out:
+        # the manifest is byte-identical whatever they are (unit_rows does change the shard layout).
+        return {k: v for k, v in asdict(o).items() if k not in ("threads", "batch_rows")} | {
+            "threshold": self.threshold, "prefilter": self.prefilter, "detectors": list(o.detectors),
+            "min_span": self.min_span, "patterns": list(o.patterns)}
+
+
+def _unit_batches(unit: Unit, opts: ScanOptions):
+    """(batch, sampling unit of each row or None), and after exhaustion the sampled file (or None)."""
+    id_col, id_req = opts.id_column or "id", opts.id_column is not None
+    if opts.sample is not None:
+        from .sample import SampledFile
+        sf = SampledFile(unit.path, unit.sha256, float(opts.sample), opts.seed)
+        groups = None if unit.rows < 0 else (unit.g0, unit.g1)
+        return sf.batches(opts.text_column, id_col, opts.batch_rows, id_required=id_req, groups=groups), sf
+    groups = None if unit.rows < 0 else list(range(unit.g0, unit.g1))
+    gen = iter_batches(unit.path, opts.text_column, id_col, opts.batch_rows, id_required=id_req,
+                       row_groups=groups, first_row=unit.row0)
+    return ((b, None) for b in gen), None
+
+
+def scan_unit(ctx: ScanContext, unit: Unit, out: Path, progress=None) -> dict:
+    """Scans one unit, publishes its shards, then its completion record (written last); returns the record."""
+    opts, idx, path = ctx.opts, ctx.idx, unit.path
+    rows_read = scanned = characters = tokens = copied_chars = characters_sq = 0
+    skipped: dict[str, int] = {}
+    tables, doc_tables = [], []
+    stats = {k: 0 for k in ("candidates", "prefilter_passed", "verified", "verify_truncated", "matches_truncated")}
+    span_stats = {k: 0 for k in ("windows", "filter_hits", "searches", "matches", "documents_truncated")}
+    sid_stats = {k: 0 for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision", "documents_truncated")}
+    source, sampled = _unit_batches(unit, opts)
+    unit_rows, unit_chars, unit_copied, skipped_rows = [], [], [], []
+    for batch, units in source:
+        n = len(batch.texts)
+        rows = (np.asarray(batch.rows, dtype=np.int64) if batch.rows is not None
+                else np.arange(batch.row_start, batch.row_start + n, dtype=np.int64))
+        res = idx.near_dup.scan(text_buffers(batch.texts), ctx.threshold, ctx.prefilter, opts.max_verify,
+                                opts.max_matches, opts.threads)
+        status = res["status"]
+        bad = np.flatnonzero(status != 0)
+        if len(bad):
+            skipped_rows.append((rows[bad], status[bad], None if batch.ids is None else batch.ids.take(pa.array(bad))))
+        rows_read += n
+        scanned += int(np.count_nonzero(status == 0))
+        for code, name in STATUS_NAMES.items():
+            c = int(np.count_nonzero(status == code))
+            if c:
+                skipped[name] = skipped.get(name, 0) + c
+        characters += int(res["n_codepoints"].sum())
+        characters_sq += int(np.square(res["n_codepoints"].astype(np.float64)).sum())
+        tokens += int(res["n_tokens"].sum())
+        for k in stats:
+            stats[k] += int(res[k])
+        if "near_duplicate" in opts.detectors:
+            tables.append(near_dup_table(path, rows, batch.texts, batch.ids, res, idx))
+        if ctx.spans_on:
+            sp = idx.spans.scan(batch.texts, ctx.min_span, control=ctx.control.spans if ctx.control else None,
+                                threads=opts.threads, min_words=opts.min_span_words or 0)
+            for k in ("windows", "filter_hits", "searches", "matches"):
+                span_stats[k] += int(sp[k])
+            span_stats["documents_truncated"] += int(np.count_nonzero(sp["truncated"]))
+            copied_chars += int(sp["copied_chars"].sum())
+            tables.append(span_table(path, rows, batch.texts, batch.ids, sp, idx))
+            doc_tables.append(document_table(path, rows, batch.ids, res["n_codepoints"], sp["copied_chars"],
+                                             sp["truncated"]))
+        if units is not None:
+            unit_rows.append((rows, units, status == 0))
+            unit_chars.append(res["n_codepoints"])
+            if ctx.spans_on:
+                unit_copied.append(sp["copied_chars"])
+        if ctx.catalogue is not None:
+            sid = ctx.matcher.scan(batch.texts, opts.self_id_precision, opts.threads)
+            for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision"):
+                sid_stats[k] += int(sid[k])
+            sid_stats["documents_truncated"] += int(np.count_nonzero(sid["truncated"]))
+            tables.append(self_id_table(path, rows, batch.texts, batch.ids, sid, ctx.catalogue))
+        if progress is not None:
+            progress(n)
+    table = sort_findings(pa.concat_tables(tables) if tables else SCHEMA.empty_table())
+    docs = pa.concat_tables(doc_tables) if doc_tables else DOCUMENT_SCHEMA.empty_table()
+    shard = {"unit": unit.unit, "row_groups": [unit.g0, unit.g1]}
+    name = unit.name
+    shard["findings"] = f"findings/part-{name}.parquet"
+    shard["findings_sha256"] = _write_table(table, out / shard["findings"])
+    shard["documents"] = f"documents/part-{name}.parquet"
+    shard["documents_sha256"] = _write_table(docs.sort_by([("row", "ascending")]) if docs.num_rows else docs,
+                                             out / shard["documents"])
+    shard["skipped"] = f"skipped/part-{name}.parquet"
+    shard["skipped_sha256"] = _write_table(_skipped_table(path, skipped_rows), out / shard["skipped"])
+    flagged, counts = {}, {}
+    if table.num_rows:
+        det = table.column("detector").to_numpy(zero_copy_only=False)
+        row = table.column("row").to_numpy()
+        for d in sorted(set(det)):
+            counts[d] = int(np.count_nonzero(det == d))
+            flagged[d] = int(len(np.unique(row[det == d])))
+        flagged["any"] = int(len(np.unique(row)))
+    if sampled is not None:
+        not_sampled = sampled.rows_total - rows_read
+        if not_sampled:
+            skipped["not_sampled"] = not_sampled
+        rows_read = sampled.rows_total
+        shard["sample"] = sampled.design()
+        shard["units"] = f"units/part-{name}.parquet"
+        shard["units_sha256"] = _write_table(
+            _units_table(path, unit_rows, unit_chars, unit_copied, table, opts.detectors), out / shard["units"])
+    if rows_read != scanned + sum(skipped.values()):  # the core classifies every row; this is a bug guard
+        raise AssertionError(f"{path}: row accounting broken: {rows_read} read, {scanned} scanned, {skipped}")
+    rec = {"file": unit.file, "path": path, "sha256": unit.sha256, "shard": shard,
+           "counts": {"rows_read": rows_read, "rows_scanned": scanned, "rows_skipped": skipped,
+                      "characters": characters, "characters_squared": characters_sq, "tokens": tokens,
+                      "copied_characters": copied_chars, "findings": counts, "documents_flagged": flagged},
+           "stats": {"near_duplicate": stats, "copied_span": span_stats, "self_id": sid_stats}}
+    _atomic_json(out / DONE_DIR / f"{name}.json", rec)
+    return rec
+
+
+def completed(out: Path, unit: Unit) -> Optional[dict]:
+    """The completion record of a unit if it and every shard it names are intact, else None."""
+    p = out / DONE_DIR / f"{unit.name}.json"
+    if not p.is_file():
+        return None
+    try:
+        rec = json.loads(p.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    if not isinstance(rec, dict) or rec.get("sha256") != unit.sha256 or rec.get("path") != unit.path:
+        return None
+    shard = rec.get("shard", {})
+    for key in ("findings", "documents", "skipped", "units"):
+        rel = shard.get(key)
+        if rel is None:
+            continue
+        f = out / rel
+        if not f.is_file() or sha256_file(str(f)) != shard.get(f"{key}_sha256"):
+            return None
+    return rec
+
+
+def _fingerprint(ctx: ScanContext, inputs: list, unit_rows: int) -> dict:
+    idx, control = ctx.idx, ctx.control
+    return {"tool_version": __version__, "options": ctx.options_record(), "unit_rows": unit_rows,
+            "index_checksum_sha256": idx.checksum,
+            "control_checksum_sha256": None if control is None else control.checksum,
+            "self_id": None if ctx.catalogue is None else ctx.catalogue.sources,
+            "inputs": [[r["path"], r["bytes"], r["sha256"]] for r in inputs]}
+
+
+def _prepare_output(out: Path, fingerprint: dict, force: bool) -> None:
+    """Creates the output directory, or checks that its run is this one (then completed units are kept)."""
+    if out.exists() and not out.is_dir():
+        raise OutputConflict(f"{out} exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        run = out / RUN_FILE
+        same = False
+        if run.is_file():
+            try:
+                same = json.loads(run.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
+            except ValueError:
+                same = False
+        if force:
+            for name in OUTPUT_DIRS + ("manifest.json", RUN_FILE):
+                p = out / name
+                if p.is_dir():
+                    shutil.rmtree(p)
+                elif p.exists():
+                    p.unlink()
+        elif not same:
+            what = "another run (other parameters, index or inputs)" if run.is_file() else "other files"
+            raise OutputConflict(f"{out} holds {what}; use a new output directory, or pass --force to start it "
+                                 f"afresh (re-running the same command resumes it)")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUT_DIRS:
+        (out / name).mkdir(exist_ok=True)
+    for stale in out.rglob(".*.tmp-*"):  # left by a killed run; never published
+        stale.unlink()
+    if not (out / RUN_FILE).is_file():
+        _atomic_json(out / RUN_FILE, {"format": "scanner-run", "fingerprint": fingerprint})
+
+
 def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: bool = False,
-         verify_index: bool = True, progress: bool = False) -> dict:
+         verify_index: bool = True, progress: bool = False, executor=None,
+         unit_rows: int = DEFAULT_UNIT_ROWS) -> dict:
     """Scans corpus files (paths, directories, globs) against an index; returns the manifest it writes.
+
+    The work is cut into units (row-group runs of about unit_rows rows, scanner.scan.plan_units); each
+    publishes its shards and then a completion record, and manifest.json is written last from those
+    records. Re-running the same scan into the same directory redoes only the units without an intact
+    record (a killed run resumes); a different scan into it is refused unless force.
 
     Args:
         corpus: Parquet/JSONL files, directories or globs.
         index: a ReferenceIndex or the path of one.
-        out_dir: output directory (created; must be empty unless force).
+        out_dir: output directory.
         verify_index: re-hash the index files before scanning (detects damaged files).
+        executor: None to run the units here, or a callable(units, out_dir) -> list of records that
+            runs them elsewhere (scanner.distributed.dask_executor).
     """
     opts = options or ScanOptions()
+    if not isinstance(unit_rows, int) or unit_rows < 1:
+        raise InvalidInput(f"unit_rows={unit_rows!r}: use a positive number of rows")
     paths = expand_inputs(corpus, what="corpus")
     idx = index if isinstance(index, ReferenceIndex) else ReferenceIndex.load(index, verify=verify_index)
-    threshold = opts.threshold if opts.threshold is not None else idx.params.threshold
-    prefilter = prefilter_for(threshold, idx.params.num_perm)
-    spans_on = "copied_span" in opts.detectors
     control = None
-    min_span = opts.min_span
-    if min_span is None:
-        min_span = 50 if opts.min_span_words is None else idx.span_params.window
-    if spans_on:
-        if min_span < idx.span_params.window:
-            raise InvalidInput(f"--min-span {min_span} is below the index's span window of "
-                               f"{idx.span_params.window}; use --min-span >= {idx.span_params.window} or rebuild "
-                               f"the index with --span-window <= {min_span}")
-        if opts.control is not None:
-            control = ReferenceIndex.load(opts.control, verify=verify_index)
-    catalogue = matcher = None
-    if "self_id" in opts.detectors:
-        from .self_id import Catalogue
-        catalogue = Catalogue.load(opts.patterns, builtin=opts.builtin_patterns)
-        matcher = catalogue.compile()
-    out = Path(out_dir)
-    _prepare_output(out, force)
-    if threshold < idx.params.threshold:
-        warnings.warn(f"threshold {threshold} is below the index's {idx.params.threshold}: its LSH bands were "
+    if "copied_span" in opts.detectors and opts.control is not None:
+        control = ReferenceIndex.load(opts.control, verify=verify_index)
+    ctx = ScanContext(idx, opts, control)
+    if ctx.threshold < idx.params.threshold:
+        warnings.warn(f"threshold {ctx.threshold} is below the index's {idx.params.threshold}: its LSH bands were "
                       f"chosen for {idx.params.threshold}, so pairs in between are found with lower recall; "
-                      f"rebuild the index with --threshold {threshold} for full recall", stacklevel=2)
-    bar = progress_bar(paths, progress, "scan")
-    stats = {k: 0 for k in ("candidates", "prefilter_passed", "verified", "verify_truncated", "matches_truncated")}
-    span_stats = {k: 0 for k in ("windows", "filter_hits", "searches", "matches", "documents_truncated")}
-    sid_stats = {k: 0 for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision", "documents_truncated")}
-    inputs = []
-    for i, path in enumerate(paths):
-        rec = {"path": path, "bytes": os.path.getsize(path), "sha256": sha256_file(path)}
-        rows_read = scanned = characters = tokens = copied_chars = characters_sq = 0
-        skipped: dict[str, int] = {}
-        tables, doc_tables = [], []
-        sampled = None
-        if opts.sample is not None:
-            from .sample import SampledFile
-            sampled = SampledFile(path, rec["sha256"], float(opts.sample), opts.seed)
-            source = sampled.batches(opts.text_column, opts.id_column or "id", opts.batch_rows,
-                                     id_required=opts.id_column is not None)
+                      f"rebuild the index with --threshold {ctx.threshold} for full recall", stacklevel=2)
+    inputs = [{"path": p, "bytes": os.path.getsize(p), "sha256": sha256_file(p)} for p in paths]
+    units = plan_units(paths, [r["sha256"] for r in inputs], unit_rows)
+    out = Path(out_dir)
+    _prepare_output(out, _fingerprint(ctx, inputs, unit_rows), force)
+    records: dict = {}
+    todo = []
+    for u in units:
+        rec = completed(out, u)
+        if rec is None:
+            todo.append(u)
         else:
-            source = ((b, None) for b in iter_batches(path, opts.text_column, opts.id_column or "id",
-                                                      opts.batch_rows, id_required=opts.id_column is not None))
-        unit_rows, unit_chars, unit_copied, skipped_rows = [], [], [], []
-        for batch, units in source:
-            n = len(batch.texts)
-            rows = (np.asarray(batch.rows, dtype=np.int64) if batch.rows is not None
-                    else np.arange(batch.row_start, batch.row_start + n, dtype=np.int64))
-            res = idx.near_dup.scan(text_buffers(batch.texts), threshold, prefilter, opts.max_verify,
-                                    opts.max_matches, opts.threads)
-            status = res["status"]
-            bad = np.flatnonzero(status != 0)
-            if len(bad):
-                skipped_rows.append((rows[bad], status[bad],
-                                     None if batch.ids is None else batch.ids.take(pa.array(bad))))
-            rows_read += n
-            scanned += int(np.count_nonzero(status == 0))
-            for code, name in STATUS_NAMES.items():
-                c = int(np.count_nonzero(status == code))
-                if c:
-                    skipped[name] = skipped.get(name, 0) + c
-            characters += int(res["n_codepoints"].sum())
-            characters_sq += int(np.square(res["n_codepoints"].astype(np.float64)).sum())
-            tokens += int(res["n_tokens"].sum())
-            for k in stats:
-                stats[k] += int(res[k])
-            if "near_duplicate" in opts.detectors:
-                tables.append(near_dup_table(path, rows, batch.texts, batch.ids, res, idx))
-            if spans_on:
-                sp = idx.spans.scan(batch.texts, min_span, control=control.spans if control else None,
-                                    threads=opts.threads, min_words=opts.min_span_words or 0)
-                for k in ("windows", "filter_hits", "searches", "matches"):
-                    span_stats[k] += int(sp[k])
-                span_stats["documents_truncated"] += int(np.count_nonzero(sp["truncated"]))
-                copied_chars += int(sp["copied_chars"].sum())
-                tables.append(span_table(path, rows, batch.texts, batch.ids, sp, idx))
-                doc_tables.append(document_table(path, rows, batch.ids, res["n_codepoints"], sp["copied_chars"],
-                                                 sp["truncated"]))
-            if units is not None:
-                unit_rows.append((rows, units, status == 0))
-                unit_chars.append(res["n_codepoints"])
-                if spans_on:
-                    unit_copied.append(sp["copied_chars"])
-            if matcher is not None:
-                sid = matcher.scan(batch.texts, opts.self_id_precision, opts.threads)
-                for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision"):
-                    sid_stats[k] += int(sid[k])
-                sid_stats["documents_truncated"] += int(np.count_nonzero(sid["truncated"]))
-                tables.append(self_id_table(path, rows, batch.texts, batch.ids, sid, catalogue))
+            records[u.name] = rec
+    if todo:
+        if executor is None:
+            bar = progress_bar(sorted({u.path for u in todo}), progress, "scan")
+            for u in todo:
+                records[u.name] = scan_unit(ctx, u, out, None if bar is None else bar.update)
             if bar is not None:
-                bar.update(n)
-        table = sort_findings(pa.concat_tables(tables) if tables else SCHEMA.empty_table())
-        part = f"findings/part-{i:05d}.parquet"
-        digest = _write_table(table, out / part)
-        docs = pa.concat_tables(doc_tables) if doc_tables else DOCUMENT_SCHEMA.empty_table()
-        docs_part = f"documents/part-{i:05d}.parquet"
-        docs_digest = _write_table(docs.sort_by([("row", "ascending")]) if docs.num_rows else docs, out / docs_part)
-        skipped_part = f"skipped/part-{i:05d}.parquet"
-        skipped_digest = _write_table(_skipped_table(path, skipped_rows), out / skipped_part)
-        flagged = {}
-        counts = {}
-        if table.num_rows:
-            det = table.column("detector").to_numpy(zero_copy_only=False)
-            row = table.column("row").to_numpy()
-            for d in sorted(set(det)):
-                counts[d] = int(np.count_nonzero(det == d))
-                flagged[d] = int(len(np.unique(row[det == d])))
-            flagged["any"] = int(len(np.unique(row)))
-        if sampled is not None:
-            not_sampled = sampled.rows_total - rows_read
-            if not_sampled:
-                skipped["not_sampled"] = not_sampled
-            rows_read = sampled.rows_total
-            units_part = f"units/part-{i:05d}.parquet"
-            (out / "units").mkdir(exist_ok=True)
-            units_table = _units_table(path, unit_rows, unit_chars, unit_copied, table, opts.detectors)
-            rec.update({"sample": sampled.design(), "units": units_part,
-                        "units_sha256": _write_table(units_table, out / units_part)})
-        rec.update({"rows_read": rows_read, "rows_scanned": scanned, "rows_skipped": skipped,
-                    "characters": characters, "characters_squared": characters_sq, "tokens": tokens,
-                    "copied_characters": copied_chars,
-                    "findings": counts, "documents_flagged": flagged,
-                    "output": part, "output_sha256": digest, "documents": docs_part,
-                    "documents_sha256": docs_digest, "skipped": skipped_part, "skipped_sha256": skipped_digest})
-        if rows_read != scanned + sum(skipped.values()):  # the core classifies every row; this is a bug guard
-            raise AssertionError(f"{path}: row accounting broken: {rows_read} read, {scanned} scanned, {skipped}")
-        inputs.append(rec)
-    if bar is not None:
-        bar.close()
-    manifest = {
+                bar.close()
+        else:
+            for rec in executor(todo, out):
+                records[f"{rec['file']:05d}-{rec['shard']['unit']:05d}"] = rec
+    manifest = _assemble(ctx, inputs, units, records, opts)
+    fsync_write(out / "manifest.json", json_bytes(manifest))
+    return manifest
+
+
+def _assemble(ctx: ScanContext, inputs: list, units: list, records: dict, opts: ScanOptions) -> dict:
+    idx, control = ctx.idx, ctx.control
+    totals_stats = {"near_duplicate": {}, "copied_span": {}, "self_id": {}}
+    per_file = {i: [] for i in range(len(inputs))}
+    for u in units:
+        rec = records[u.name]
+        per_file[u.file].append(rec)
+        for det, st in rec["stats"].items():
+            for k, v in st.items():
+                totals_stats[det][k] = totals_stats[det].get(k, 0) + v
+    out_inputs = []
+    for i, base in enumerate(inputs):
+        rec = dict(base)
+        agg = {"rows_read": 0, "rows_scanned": 0, "rows_skipped": {}, "characters": 0, "characters_squared": 0,
+               "tokens": 0, "copied_characters": 0, "findings": {}, "documents_flagged": {}}
+        for r in per_file[i]:
+            c = r["counts"]
+            for k in ("rows_read", "rows_scanned", "characters", "characters_squared", "tokens",
+                      "copied_characters"):
+                agg[k] += c[k]
+            for group in ("rows_skipped", "findings", "documents_flagged"):
+                for k, v in c[group].items():
+                    agg[group][k] = agg[group].get(k, 0) + v
+        for group in ("rows_skipped", "findings", "documents_flagged"):
+            agg[group] = dict(sorted(agg[group].items()))
+        rec.update(agg)
+        rec["shards"] = [r["shard"] for r in per_file[i]]
+        out_inputs.append(rec)
+    return {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_VERSION,
         "tool": "scanner",
@@ -298,25 +496,18 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         "index": {"path": str(idx.path), "checksum_sha256": idx.checksum, "n_refs": idx.n_refs,
                   "params": idx.manifest["params"], "lsh": idx.manifest["lsh"],
                   "references": idx.references},
-        # threads and batch_rows change how the work is cut, never the result, so they stay out:
-        # the manifest is byte-identical whatever they are.
-        "options": {k: v for k, v in asdict(opts).items() if k not in ("threads", "batch_rows")}
-        | {"threshold": threshold, "prefilter": prefilter, "detectors": list(opts.detectors), "min_span": min_span,
-           "patterns": list(opts.patterns)},
+        "options": ctx.options_record(),
         "control": None if control is None else {"path": str(control.path), "checksum_sha256": control.checksum,
                                                  "n_refs": control.n_refs, "references": control.references},
         "detectors": list(opts.detectors),
-        "self_id": None if catalogue is None else {
-            "catalogue": catalogue.sources, "rules": len(catalogue), "literals": matcher.n_literals,
-            "min_precision": opts.self_id_precision},
-        "inputs": inputs,
-        "totals": _totals(inputs),
-        "stats": {"near_duplicate": stats, "copied_span": span_stats, "self_id": sid_stats},
+        "self_id": None if ctx.catalogue is None else {
+            "catalogue": ctx.catalogue.sources, "rules": len(ctx.catalogue), "min_precision": opts.self_id_precision},
+        "inputs": out_inputs,
+        "totals": _totals(out_inputs),
+        "stats": totals_stats,
         "sample": None if opts.sample is None else {"fraction": float(opts.sample), "seed": opts.seed,
                                                     "design": "row groups, then rows (scanner.sample)"},
     }
-    fsync_write(out / "manifest.json", json_bytes(manifest))
-    return manifest
 
 
 SKIPPED_SCHEMA = pa.schema([pa.field("source", pa.string(), nullable=False),

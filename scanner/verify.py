@@ -96,27 +96,30 @@ def verify(out_dir) -> list[str]:
         totals["rows_read"] += rec["rows_read"]
         totals["rows_scanned"] += rec["rows_scanned"]
         totals["rows_skipped"] += skipped
-        for key, digest_key in (("output", "output_sha256"), ("documents", "documents_sha256"),
-                                ("units", "units_sha256"), ("skipped", "skipped_sha256")):
-            rel = rec.get(key)
-            if rel is None:
-                continue
-            shard = out / rel
-            if Path(rel).is_absolute() or ".." in Path(rel).parts:
-                problems.append(f"{rel}: shard path leaves the output directory")
-            elif not shard.is_file():
-                problems.append(f"{shard}: missing shard")
-            elif sha256_file(str(shard)) != rec[digest_key]:
-                problems.append(f"{shard}: SHA-256 differs from the manifest (changed or damaged)")
-            elif key == "output":
-                n = pq.ParquetFile(shard).metadata.num_rows
-                if n != sum(rec["findings"].values()):
-                    problems.append(f"{shard}: {n} findings, the manifest counts {sum(rec['findings'].values())}")
+        n_findings = 0
+        for shard in rec.get("shards", []):
+            for key in ("findings", "documents", "skipped", "units"):
+                rel = shard.get(key)
+                if rel is None:
+                    continue
+                f = out / rel
+                if Path(rel).is_absolute() or ".." in Path(rel).parts:
+                    problems.append(f"{rel}: shard path leaves the output directory")
+                elif not f.is_file():
+                    problems.append(f"{f}: missing shard")
+                elif sha256_file(str(f)) != shard.get(f"{key}_sha256"):
+                    problems.append(f"{f}: SHA-256 differs from the manifest (changed or damaged)")
+                elif key == "findings":
+                    n_findings += pq.ParquetFile(f).metadata.num_rows
+        if n_findings != sum(rec["findings"].values()) and not any(x.startswith(f"{out}") and "findings" in x
+                                                                   for x in problems):
+            problems.append(f"input {p}: {n_findings} findings in its shards, the manifest counts "
+                            f"{sum(rec['findings'].values())}")
     t = m["totals"]
     if (t["rows_read"], t["rows_scanned"], sum(t["rows_skipped"].values())) != \
             (totals["rows_read"], totals["rows_scanned"], totals["rows_skipped"]):
         problems.append("totals do not add up to the per-file counts")
-    listed = {rec.get("output") for rec in m["inputs"]}
+    listed = {shard.get("findings") for rec in m["inputs"] for shard in rec.get("shards", [])}
     for f in sorted((out / "findings").glob("*.parquet")) if (out / "findings").is_dir() else []:
         if f"findings/{f.name}" not in listed:
             problems.append(f"{f}: a findings shard the manifest does not list (left from another run?)")

@@ -53,15 +53,16 @@ def test_sample_is_reproducible_and_accounted(big, tiny_index, tmp_path):
     assert rec["rows_read"] == full["inputs"][0]["rows_read"] == 394 * 12
     assert rec["rows_read"] == rec["rows_scanned"] + sum(rec["rows_skipped"].values())
     assert rec["rows_skipped"]["not_sampled"] > 0
-    design = rec["sample"]
-    assert design["row_groups"] == 32 and 0 < design["row_groups_sampled"] < 32  # whole row groups left unread
+    (shard,) = rec["shards"]
+    design = shard["sample"]
+    assert shard["row_groups"] == [0, 32] and 0 < design["row_groups_sampled"] < 32  # whole groups left unread
     sampled = rec["rows_read"] - rec["rows_skipped"]["not_sampled"]
     assert 0.1 * rec["rows_read"] < sampled < 0.3 * rec["rows_read"]
     c = scan([d / "big.parquet"], tiny_index, tmp_path / "c", ScanOptions(sample=0.2, seed=8))
     assert c["inputs"][0]["rows_scanned"] != rec["rows_scanned"] or \
         not pq.read_table(tmp_path / "c" / "findings").equals(ta)
     assert verify(tmp_path / "a") == []
-    (tmp_path / "a" / "units" / "part-00000.parquet").write_bytes(b"damaged")
+    (tmp_path / "a" / "units" / "part-00000-00000.parquet").write_bytes(b"damaged")
     assert any("units" in p for p in verify(tmp_path / "a"))
 
 

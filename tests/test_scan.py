@@ -128,7 +128,7 @@ def test_thread_count_and_batching_do_not_change_a_byte(result, tiny, tiny_index
     out, _, _ = result
     other = tmp_path / "o"
     scan([str(tiny["corpus"])], tiny_index, other, ScanOptions(threads=1, batch_rows=7))
-    for rel in ("manifest.json", "findings/part-00000.parquet", "documents/part-00000.parquet"):
+    for rel in ("manifest.json", "findings/part-00000-00000.parquet", "documents/part-00000-00000.parquet"):
         assert (other / rel).read_bytes() == (out / rel).read_bytes(), rel
 
 
@@ -149,10 +149,15 @@ def test_ids_sliced_batches_and_jsonl_corpus(tiny, tiny_index, tmp_path, data):
 
 def test_output_conflicts_and_bad_inputs(tiny, tiny_index, tmp_path):
     out = tmp_path / "out"
-    scan([str(tiny["corpus"])], tiny_index, out)
+    first = scan([str(tiny["corpus"])], tiny_index, out)
+    assert scan([str(tiny["corpus"])], tiny_index, out) == first  # the same scan again: resumed, nothing to redo
     with pytest.raises(OutputConflict, match="--force"):
-        scan([str(tiny["corpus"])], tiny_index, out)
-    scan([str(tiny["corpus"])], tiny_index, out, force=True)
+        scan([str(tiny["corpus"])], tiny_index, out, ScanOptions(min_span=60))
+    scan([str(tiny["corpus"])], tiny_index, out, ScanOptions(min_span=60), force=True)
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputConflict, match="other files"):
+        scan([str(tiny["corpus"])], tiny_index, tmp_path / "foreign")
     with pytest.raises(InputNotFound):
         scan([str(tmp_path / "missing.parquet")], tiny_index, tmp_path / "o2")
     with pytest.raises(InvalidInput, match="no column 'body'"):

@@ -34,19 +34,19 @@ def test_changed_input_missing_shard_and_stray_shard_are_named(run):
     corpus, out = run
     with open(corpus, "ab") as f:
         f.write(b"x")
-    (out / "documents" / "part-00000.parquet").unlink()
-    shutil.copy(out / "findings" / "part-00000.parquet", out / "findings" / "part-00009.parquet")
+    (out / "documents" / "part-00000-00000.parquet").unlink()
+    shutil.copy(out / "findings" / "part-00000-00000.parquet", out / "findings" / "part-00009-00000.parquet")
     problems = verify(out)
     assert any("corpus.parquet" in p and "bytes" in p for p in problems)
-    assert any("documents/part-00000.parquet: missing shard" in p for p in problems)
-    assert any("part-00009.parquet" in p and "does not list" in p for p in problems)
+    assert any("documents/part-00000-00000.parquet: missing shard" in p for p in problems)
+    assert any("part-00009-00000.parquet" in p and "does not list" in p for p in problems)
     r = CliRunner().invoke(main, ["verify", str(out)])
     assert r.exit_code == 1 and json.loads(r.stdout)["ok"] is False
 
 
 def test_tampered_findings_and_broken_accounting(run):
     _, out = run
-    p = out / "findings" / "part-00000.parquet"
+    p = out / "findings" / "part-00000-00000.parquet"
     data = bytearray(p.read_bytes())
     data[100] ^= 0xFF
     p.write_bytes(bytes(data))
@@ -54,7 +54,7 @@ def test_tampered_findings_and_broken_accounting(run):
     m["inputs"][0]["rows_scanned"] -= 1
     (out / "manifest.json").write_text(json.dumps(m))
     problems = verify(out)
-    assert any("findings/part-00000.parquet: SHA-256 differs" in p for p in problems)
+    assert any("findings/part-00000-00000.parquet: SHA-256 differs" in p for p in problems)
     assert any("rows read but" in p for p in problems)
 
 
