@@ -20,23 +20,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _corpus import human_paragraphs, texts
 
 from scanner.distributed import connect, dask_executor
 from scanner.index import ReferenceIndex
 from scanner.scan import ScanOptions, scan
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def build(work: Path, mb: float):
     rng = np.random.default_rng(3)
-    refs = [t for t in pq.read_table(SHARED / "reference" / "openai_alpacaeval.parquet",
-                                     columns=["text"]).column("text").to_pylist() if t]
+    refs = texts("reference/openai_alpacaeval.parquet")
     pq.write_table(pa.table({"id": [f"r{i}" for i in range(len(refs))], "text": refs}), work / "refs.parquet")
-    human = []
-    for f in ("brown", "webtext", "gutenberg", "inaugural", "movie_reviews"):
-        human += [t for t in pq.read_table(SHARED / "human" / f"{f}.parquet", columns=["text"]).column(
-            "text").to_pylist() if t]
+    human = human_paragraphs()
     docs, size, i = [], 0, 0
     while size < mb * 1e6:
         d = human[int(rng.integers(len(human)))]

@@ -33,23 +33,17 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+from _corpus import human_paragraphs, selfid_snippets
 
 from scanner import _core
 from scanner.arrow_bridge import text_buffers
 from scanner.self_id import ROLES, Catalogue, compile_phrases
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def make_text(target_bytes: int, seed: int = 5) -> list[str]:
     rng = np.random.default_rng(seed)
-    human = []
-    for f in ("brown", "webtext", "gutenberg", "inaugural", "movie_reviews"):
-        human += [t for t in pq.read_table(SHARED / "human" / f"{f}.parquet", columns=["text"]).column(
-            "text").to_pylist() if t]
-    snippets = pq.read_table(SHARED / "selfid" / "selfid_snippets.parquet", columns=["text"]).column(
-        "text").to_pylist()
+    human = human_paragraphs()
+    snippets = selfid_snippets()
     order = rng.permutation(len(human))
     docs, size = [], 0
     for i, j in enumerate(order.tolist() * 4):

@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _corpus import human_paragraphs, selfid_snippets, texts
 
 from scanner.index import ReferenceIndex
 from scanner.report import summarize
 from scanner.scan import ScanOptions, scan
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main() -> int:
@@ -36,15 +35,10 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     rng = np.random.default_rng(11)
-    refs = [t for t in pq.read_table(SHARED / "reference" / "openai_alpacaeval.parquet",
-                                     columns=["text"]).column("text").to_pylist() if t][:20000]
+    refs = texts("reference/openai_alpacaeval.parquet")[:20000]
     pq.write_table(pa.table({"id": [f"r{i}" for i in range(len(refs))], "text": refs}), work / "refs.parquet")
-    human = []
-    for f in ("brown", "webtext", "gutenberg", "inaugural", "movie_reviews"):
-        human += [t for t in pq.read_table(SHARED / "human" / f"{f}.parquet", columns=["text"]).column(
-            "text").to_pylist() if t]
-    snippets = pq.read_table(SHARED / "selfid" / "selfid_snippets.parquet", columns=["text"]).column(
-        "text").to_pylist()
+    human = human_paragraphs()
+    snippets = selfid_snippets()
     docs, size, i = [], 0, 0
     while size < args.mb * 1e6:
         d = human[int(rng.integers(len(human)))]

@@ -67,8 +67,8 @@ inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& i
     res.n_codepoints.assign(static_cast<std::size_t>(n), 0);
     res.n_tokens.assign(static_cast<std::size_t>(n), 0);
     const int threads = resolve_threads(o.threads);
-    const std::int64_t chunk_rows = std::max<std::int64_t>(1, std::min<std::int64_t>(256, n / (threads * 8) + 1));
-    const std::size_t n_chunks = static_cast<std::size_t>((n + chunk_rows - 1) / chunk_rows);
+    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
+    const std::size_t n_chunks = chunk_count(n, chunk_rows);
     std::vector<detail::NearDupChunk> chunks(n_chunks);
 
     parallel_chunks(n_chunks, threads, [&](std::size_t c) {

@@ -7,6 +7,7 @@
 // buffers and merge them in chunk order.
 #pragma once
 #include <algorithm>
+#include <cstdint>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -19,6 +20,16 @@ inline int resolve_threads(int threads) {
     if (threads > 0) return threads;
     const unsigned hc = std::thread::hardware_concurrency();
     return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+// Rows per chunk for a batch of n rows on `threads` threads: about 8 chunks per thread, at most 256 rows
+// each, so a slow document delays little and per-chunk buffers stay small.
+inline std::int64_t chunk_rows_for(std::int64_t n, int threads) {
+    return std::max<std::int64_t>(1, std::min<std::int64_t>(256, n / (threads * 8) + 1));
+}
+
+inline std::size_t chunk_count(std::int64_t n, std::int64_t chunk_rows) {
+    return static_cast<std::size_t>((n + chunk_rows - 1) / chunk_rows);
 }
 
 template <class F>

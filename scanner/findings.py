@@ -127,18 +127,23 @@ def _complete(cols: dict, n: int) -> pa.Table:
     return pa.table({f.name: cols[f.name] for f in SCHEMA}, schema=SCHEMA)
 
 
-def span_snippets(texts: pa.Array, idx: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:
-    """texts[idx][start:end] (code points), cut to SNIPPET_CHARS, one line."""
+def _slices(texts: pa.Array, idx: np.ndarray, start, end) -> pa.Array:
+    """texts[idx][start:end] in code points (an invalid byte counts as one, as in the core), one line."""
     if len(idx) == 0:
         return pa.array([], type=pa.string())
     taken = texts.take(pa.array(idx, type=pa.int64()))
     out = []
-    for v, a, b in zip(taken.cast(pa.large_binary()).to_pylist(), start.tolist(), end.tolist()):
-        # surrogateescape counts each invalid byte as one code point, as the core does
-        s = v.decode("utf-8", "surrogateescape")[a:min(b, a + SNIPPET_CHARS)]
+    for v, a, b in zip(taken.cast(pa.large_binary()).to_pylist(), start, end):
+        s = v.decode("utf-8", "surrogateescape")[a:b]
         s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         out.append(" ".join(s.split()))
     return pa.array(out, type=pa.string())
+
+
+def span_snippets(texts: pa.Array, idx: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:
+    """texts[idx][start:end] (code points), cut to SNIPPET_CHARS, one line."""
+    a = start.tolist()
+    return _slices(texts, idx, a, [min(e, s + SNIPPET_CHARS) for s, e in zip(a, end.tolist())])
 
 
 def span_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict, index) -> pa.Table:
@@ -176,20 +181,15 @@ def sentence_snippets(texts: pa.Array, idx: np.ndarray, start: np.ndarray, end: 
                       sent_start: np.ndarray, sent_end: np.ndarray) -> pa.Array:
     """The sentence texts[idx][sent_start:sent_end] around each match, on one line; a sentence longer
     than SNIPPET_CHARS is cut to a window of that size around the match."""
-    if len(idx) == 0:
-        return pa.array([], type=pa.string())
-    taken = texts.take(pa.array(idx, type=pa.int64()))
-    out = []
-    for v, a, b, sa, sb in zip(taken.cast(pa.large_binary()).to_pylist(), start.tolist(), end.tolist(),
-                               sent_start.tolist(), sent_end.tolist()):
+    starts, ends = [], []
+    for a, b, sa, sb in zip(start.tolist(), end.tolist(), sent_start.tolist(), sent_end.tolist()):
         if sb - sa > SNIPPET_CHARS:
             room = max(0, SNIPPET_CHARS - (b - a))
             sa = max(sa, a - room // 2)
             sb = min(sb, max(b, sa + SNIPPET_CHARS))
-        s = v.decode("utf-8", "surrogateescape")[sa:sb]
-        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        out.append(" ".join(s.split()))
-    return pa.array(out, type=pa.string())
+        starts.append(sa)
+        ends.append(sb)
+    return _slices(texts, idx, starts, ends)
 
 
 def self_id_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict, catalogue) -> pa.Table:

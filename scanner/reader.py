@@ -86,8 +86,8 @@ def count_rows(path: str) -> Optional[int]:
     return None
 
 
-def _parquet_batches(path: str, text_column: str, id_column: Optional[str], batch_rows: int,
-                     id_required: bool, row_groups: Optional[list] = None, first_row: int = 0) -> Iterator[TextBatch]:
+def open_parquet_text(path: str, text_column: str, id_column: Optional[str], id_required: bool):
+    """(ParquetFile, columns to read, whether the id column is there), or a clear error naming the file."""
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as e:
@@ -100,7 +100,19 @@ def _parquet_batches(path: str, text_column: str, id_column: Optional[str], batc
     if id_column is not None and not use_id and id_required:
         raise InvalidInput(f"{path}: no id column {id_column!r} (columns: {', '.join(names)}); "
                            f"name it with --id-column")
-    cols = [text_column] + ([id_column] if use_id and id_column != text_column else [])
+    return pf, [text_column] + ([id_column] if use_id and id_column != text_column else []), use_id
+
+
+def id_array(col) -> pa.Array:
+    """An id column as strings."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return col if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) else col.cast(pa.string())
+
+
+def _parquet_batches(path: str, text_column: str, id_column: Optional[str], batch_rows: int,
+                     id_required: bool, row_groups: Optional[list] = None, first_row: int = 0) -> Iterator[TextBatch]:
+    pf, cols, use_id = open_parquet_text(path, text_column, id_column, id_required)
     row = first_row
     if row_groups is not None and not row_groups:
         return
@@ -114,11 +126,7 @@ def _parquet_batches(path: str, text_column: str, id_column: Optional[str], batc
             raise InvalidInput(f"{path}: unreadable Parquet data after row {row} ({e}); the file is damaged, "
                                f"replace it or leave it out") from e
         texts = as_text_array(rb.column(text_column), where=f"{path}: column {text_column!r}")
-        ids = None
-        if use_id:
-            col = rb.column(id_column)
-            ids = col if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) else col.cast(pa.string())
-        yield TextBatch(row, texts, ids)
+        yield TextBatch(row, texts, id_array(rb.column(id_column)) if use_id else None)
         row += rb.num_rows
 
 

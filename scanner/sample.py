@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from .arrow_bridge import as_text_array
 from .errors import InvalidInput
-from .reader import TextBatch, _jsonl_batches, file_kind
+from .reader import TextBatch, _jsonl_batches, file_kind, id_array, open_parquet_text
 
 MIN_GROUPS = 10
 JSONL_UNIT_ROWS = 8192
@@ -122,18 +122,7 @@ class SampledFile:
             yield from self._jsonl(text_column, id_column, batch_rows)
 
     def _parquet(self, text_column, id_column, batch_rows, id_required, groups):
-        try:
-            pf = pq.ParquetFile(self.path)
-        except (pa.ArrowInvalid, OSError) as e:
-            raise InvalidInput(f"{self.path}: not a readable Parquet file ({e})") from e
-        names = pf.schema_arrow.names
-        if text_column not in names:
-            raise InvalidInput(f"{self.path}: no column {text_column!r} (columns: {', '.join(names)}); "
-                               f"name the text column with --text-column")
-        use_id = id_column is not None and id_column in names
-        if id_column is not None and not use_id and id_required:
-            raise InvalidInput(f"{self.path}: no id column {id_column!r}; name it with --id-column")
-        cols = [text_column] + ([id_column] if use_id and id_column != text_column else [])
+        pf, cols, use_id = open_parquet_text(self.path, text_column, id_column, id_required)
         md = pf.metadata
         self.n_groups = md.num_row_groups
         self.p_group, self.p_row = probabilities(self.fraction, self.n_groups)
@@ -155,10 +144,7 @@ class SampledFile:
             for off in range(0, len(chosen), batch_rows):
                 part = t.slice(off, batch_rows)
                 texts = as_text_array(part.column(text_column), where=f"{self.path}: column {text_column!r}")
-                ids = None
-                if use_id:
-                    c = part.column(id_column).combine_chunks()
-                    ids = c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c.cast(pa.string())
+                ids = id_array(part.column(id_column)) if use_id else None
                 r = chosen[off:off + batch_rows]
                 yield TextBatch(int(r[0]), texts, ids, pa.array(r, type=pa.int64())), np.full(len(r), g)
 
