@@ -74,7 +74,8 @@ def connect(scheduler: Optional[str] = None, workers: Optional[int] = None):
         return client, client.close
     if not isinstance(workers, int) or workers < 1:
         raise InvalidInput(f"workers={workers!r}: use a positive number of worker processes")
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # ":0": any free port for the diagnostics server, so two clusters on one machine never collide
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = Client(cluster)
 
     def close():

@@ -80,7 +80,8 @@ def test_sigkill_then_rerun_is_byte_identical(corpus, reference, tiny_index, tmp
     err = tmp_path / "stderr.txt"
     done = out / "_done"
     with open(err, "wb") as errf:
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errf)
+        # run outside the source tree, so the installed package (with its native core) is imported
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=errf, cwd=tmp_path)
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
             if done.is_dir() and len(list(done.glob("*.json"))) >= kill_after:
