@@ -5,6 +5,7 @@ real headless browser), deterministic, with the methodology and the reproduce co
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -105,7 +106,9 @@ def test_report_in_headless_chromium(hostile_scan, tmp_path):
     page.write_text(render_html(hostile_scan / "out"), encoding="utf-8")
     base = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(base + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    # the browser must not inherit a sanitizer runtime preloaded for our native core (.ci/run's ASan pass)
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+    dom = subprocess.run(base + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, env=env)
     assert dom.returncode == 0, dom.stderr[-2000:]
     p = _Collect()
     p.feed(dom.stdout)
@@ -116,5 +119,5 @@ def test_report_in_headless_chromium(hostile_scan, tmp_path):
     assert all(payload in text for payload in PAYLOADS)
     shot = tmp_path / "shot.png"
     r = subprocess.run(base + [f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0 and shot.stat().st_size > 10_000
