@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ._io import fsync_write, json_bytes
+from ._io import atomic_write, json_bytes
 from ._version import __version__
 from .errors import InvalidInput, OutputConflict
 from .reader import expand_inputs, file_kind, sha256_file
@@ -227,7 +227,7 @@ def clean(corpus, findings_dir, out_dir, options: Optional[CleanOptions] = None,
           "options": {"mode": opts.mode, "detectors": list(opts.detectors), "replacement": opts.replacement,
                       "text_column": opts.text_column, "min_precision": opts.min_precision},
           "files": files, "totals": totals}
-    fsync_write(out / "clean_manifest.json", json_bytes(cm))
+    atomic_write(out / "clean_manifest.json", json_bytes(cm))
     return cm
 
 

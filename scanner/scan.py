@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._io import fsync_write, json_bytes
+from ._io import atomic_write, json_bytes
 from ._io import progress as progress_bar
 from ._version import __version__
 from .arrow_bridge import text_buffers
@@ -131,17 +131,19 @@ def _write_table(table: pa.Table, path: Path) -> str:
     """Writes a Parquet file under a unique temporary name, fsyncs it and renames it into place, so a
     reader (or a second task writing the same unit) never sees a partial file; returns its SHA-256."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=65536)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=65536)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return sha256_file(str(path))
 
 
 def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    fsync_write(tmp, json_bytes(obj))
-    os.replace(tmp, path)
+    atomic_write(path, json_bytes(obj))
 
 
 @dataclass(frozen=True)
@@ -456,7 +458,7 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
             for rec in executor(todo, out):
                 records[f"{rec['file']:05d}-{rec['shard']['unit']:05d}"] = rec
     manifest = _assemble(ctx, inputs, units, records, opts)
-    fsync_write(out / "manifest.json", json_bytes(manifest))
+    atomic_write(out / "manifest.json", json_bytes(manifest))
     return manifest
 
 
