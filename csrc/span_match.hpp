@@ -110,7 +110,8 @@ struct SpanIndex {
         if (doc_starts[0] != 0 || doc_starts[n_docs] != n)
             throw FormatError("span index: document starts do not cover the text");
         for (std::size_t d = 0; d < n_docs; ++d)
-            if (doc_starts[d + 1] <= doc_starts[d] || sa.text[doc_starts[d + 1] - 1] != kDocSeparator)
+            if (doc_starts[d + 1] <= doc_starts[d] || doc_starts[d + 1] > n ||
+                sa.text[doc_starts[d + 1] - 1] != kDocSeparator)
                 throw FormatError("span index: document starts are damaged");
         if (refs.data != nullptr && static_cast<std::size_t>(refs.length) != n_docs)
             throw FormatError("span index: reference count differs from the document count");

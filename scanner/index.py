@@ -271,29 +271,32 @@ class ReferenceIndex:
             _ = [int(manifest["spans"][k]) for k in ("width", "text_bytes")]
         except (KeyError, TypeError, ValueError) as e:
             raise IndexFormatError(f"{mpath}: incomplete or invalid manifest ({e!r}); rebuild the index") from e
-        arrays = {}
-        for name, dtype in _ARRAYS.items():
-            meta = files.get(name)
-            if not isinstance(meta, dict) or meta.get("dtype") != dtype:
-                raise IndexFormatError(f"{path}: array {name!r} missing from the manifest or of another type")
-            fpath = path / meta["file"]
-            if Path(meta["file"]).name != meta["file"]:
-                raise IndexFormatError(f"{path}: array file name {meta['file']!r} is not a plain file name")
-            shape = tuple(int(x) for x in meta["shape"])
-            expect = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-            if not fpath.is_file():
-                raise IndexFormatError(f"{fpath}: missing; the index is incomplete, rebuild it")
-            size = fpath.stat().st_size
-            if size != expect or size != meta.get("bytes"):
-                raise IndexFormatError(f"{fpath}: {size} bytes, the manifest says {expect}; the file is truncated "
-                                       f"or replaced, rebuild the index")
-            if verify and sha256_file(str(fpath)) != meta.get("sha256"):
-                raise IndexFormatError(f"{fpath}: SHA-256 differs from the manifest; the file is damaged, rebuild "
-                                       f"the index")
-            arrays[name] = (np.memmap(fpath, dtype=dtype, mode="r", shape=shape) if expect
-                            else np.zeros(shape, dtype=dtype))
-        _check_shapes(path, manifest, arrays, n)
-        return cls(path, manifest, arrays, hashlib.sha256(raw).hexdigest())
+        try:
+            arrays = {}
+            for name, dtype in _ARRAYS.items():
+                meta = files.get(name)
+                if not isinstance(meta, dict) or meta.get("dtype") != dtype:
+                    raise IndexFormatError(f"{path}: array {name!r} missing from the manifest or of another type")
+                fpath = path / meta["file"]
+                if Path(meta["file"]).name != meta["file"]:
+                    raise IndexFormatError(f"{path}: array file name {meta['file']!r} is not a plain file name")
+                shape = tuple(int(x) for x in meta["shape"])
+                expect = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+                if not fpath.is_file():
+                    raise IndexFormatError(f"{fpath}: missing; the index is incomplete, rebuild it")
+                size = fpath.stat().st_size
+                if size != expect or size != meta.get("bytes"):
+                    raise IndexFormatError(f"{fpath}: {size} bytes, the manifest says {expect}; the file is truncated "
+                                           f"or replaced, rebuild the index")
+                if verify and sha256_file(str(fpath)) != meta.get("sha256"):
+                    raise IndexFormatError(f"{fpath}: SHA-256 differs from the manifest; the file is damaged, rebuild "
+                                           f"the index")
+                arrays[name] = (np.memmap(fpath, dtype=dtype, mode="r", shape=shape) if expect
+                                else np.zeros(shape, dtype=dtype))
+            _check_shapes(path, manifest, arrays, n)
+            return cls(path, manifest, arrays, hashlib.sha256(raw).hexdigest())
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
+            raise IndexFormatError(f"{mpath}: invalid manifest or arrays ({e!r}); rebuild the index") from e
 
     def verify(self) -> None:
         """Re-hashes every array file against the manifest (raises IndexFormatError)."""
