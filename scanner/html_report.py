@@ -87,17 +87,35 @@ def _highlight(text: str, ranges: list, cls: str = "") -> str:
 
 
 def _row_texts(source: str, text_column: str, rows: list) -> dict:
-    """Original text of the given rows of a Parquet corpus file (empty for others or missing files)."""
+    """Original text of the given rows of a corpus file, reading only the row groups (Parquet) or lines
+    (JSONL) that hold them; {} for a file that is gone."""
     p = Path(source)
-    if not p.is_file() or not rows or p.suffix.lower() not in (".parquet", ".pq", ".parq"):
+    wanted = sorted(set(rows))
+    if not p.is_file() or not wanted:
         return {}
-    t = pq.read_table(p, columns=[text_column])
-    col = t.column(text_column).take(pa.array(sorted(set(rows)), type=pa.int64()))
     out = {}
-    for r, v in zip(sorted(set(rows)), col.to_pylist()):
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "surrogateescape")
-        out[r] = v if isinstance(v, str) else ""
+    if p.suffix.lower() in (".jsonl", ".ndjson"):
+        from .reader import _jsonl_records
+        for row, (_, rec) in enumerate(_jsonl_records(str(p))):
+            if row in wanted:
+                v = rec.get(text_column)
+                out[row] = v if isinstance(v, str) else ""
+                if len(out) == len(wanted):
+                    break
+        return out
+    pf = pq.ParquetFile(p)
+    md = pf.metadata
+    start = 0
+    for g in range(md.num_row_groups):
+        n = md.row_group(g).num_rows
+        here = [r for r in wanted if start <= r < start + n]
+        if here:
+            col = pf.read_row_group(g, columns=[text_column]).column(text_column)
+            for r, v in zip(here, col.take(pa.array([r - start for r in here], type=pa.int64())).to_pylist()):
+                if isinstance(v, bytes):
+                    v = v.decode("utf-8", "surrogateescape")
+                out[r] = v if isinstance(v, str) else ""
+        start += n
     return out
 
 

@@ -130,8 +130,12 @@ def expand(phrase: str, where: str = "phrase") -> list[str]:
 def _spacing_variants(norm: bytes) -> list[bytes]:
     """norm, and its forms with a space added or removed at each junction of a script written
     without spaces (kind SINGLE) and a word character."""
-    chars = norm.decode("utf-8")
+    if norm.isascii():  # no script written without spaces: nothing to vary
+        return [norm]
     kinds = _core.char_kinds(norm).tolist()
+    if _SINGLE not in kinds:
+        return [norm]
+    chars = norm.decode("utf-8")
     toks: list[list[str]] = []  # alternatives per position
     for i, ch in enumerate(chars):
         if kinds[i] == _SPACE and 0 < i < len(chars) - 1 and {kinds[i - 1], kinds[i + 1]} == {_WORD, _SINGLE}:
