@@ -35,7 +35,11 @@ mark{background:#ffe08a}mark.sid{background:#b9e6ff}.muted{color:#666}code{font-
 
 
 def _e(x) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
+    s = "" if x is None else str(x)
+    # text read from a binary column keeps its invalid bytes as lone surrogates (so offsets match the core);
+    # the page shows each as U+FFFD
+    s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return html.escape(s, quote=True)
 
 
 def _pct(x: float) -> str:

@@ -121,3 +121,13 @@ def test_report_in_headless_chromium(hostile_scan, tmp_path):
     r = subprocess.run(base + [f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
                        capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0 and shot.stat().st_size > 10_000
+
+
+def test_invalid_utf8_from_a_binary_column_renders(tmp_path, hostile_scan):
+    refs = pq.read_table(hostile_scan / "refs.parquet").column("text").to_pylist()
+    raw = [b"\xff\xfe bad bytes first " + refs[3].encode() + b" \xc3\x28 and after"]
+    pq.write_table(pa.table({"text": pa.array(raw, type=pa.binary())}), tmp_path / "b.parquet")
+    scan([tmp_path / "b.parquet"], ReferenceIndex.load(hostile_scan / "index"), tmp_path / "out")
+    page = render_html(tmp_path / "out")
+    page.encode("utf-8")  # no lone surrogate reaches the page
+    assert "\ufffd" in page and "<mark>" in page
