@@ -22,7 +22,6 @@ SHA-256) are refused: cleaning with them would remove the wrong text.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -32,11 +31,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ._io import atomic_write, json_bytes
+from ._io import json_bytes
 from ._version import __version__
 from .errors import InvalidInput, OutputConflict
 from .reader import expand_inputs, file_kind, sha256_file
 from .report import load_manifest
+from .storage import Store, is_url, open_binary, parquet_file
 
 MODES = ("drop", "redact")
 CLEAN_DETECTORS = ("near_duplicate", "copied_span", "self_id")
@@ -84,20 +84,26 @@ class CleanOptions:
 
 
 def _relative_names(paths: list[str]) -> list[str]:
-    """Output names: each input's path relative to the inputs' common directory."""
-    absolute = [os.path.abspath(p) for p in paths]
-    base = os.path.commonpath([os.path.dirname(p) for p in absolute])
-    names = [os.path.relpath(p, base) for p in absolute]
+    """Output names: each input's path relative to the inputs' common directory ('/'-separated)."""
+    absolute = [p if is_url(p) else os.path.abspath(p) for p in paths]
+    dirs = [p.rsplit("/", 1)[0] for p in absolute]
+    base = dirs[0]
+    for d in dirs[1:]:
+        while not (d == base or d.startswith(base + "/")):
+            base = base.rsplit("/", 1)[0] if "/" in base else ""
+    names = [p[len(base):].lstrip("/") for p in absolute]
     if len(set(names)) != len(names):  # pragma: no cover - abspath makes them distinct
         raise InvalidInput("two inputs map to the same output name")
     return names
 
 
 def _match_inputs(paths: list[str], manifest: dict, findings_dir: Path) -> list[dict]:
-    by_path = {os.path.abspath(rec["path"]): rec for rec in manifest["inputs"]}
+    def key(p):
+        return p if is_url(p) else os.path.abspath(p)
+    by_path = {key(rec["path"]): rec for rec in manifest["inputs"]}
     recs = []
     for p in paths:
-        rec = by_path.get(os.path.abspath(p))
+        rec = by_path.get(key(p))
         if rec is None:
             raise InvalidInput(f"{p}: not an input of the scan in {findings_dir}; clean only the files that scan "
                                f"read (its manifest lists {len(by_path)})")
@@ -109,10 +115,10 @@ def _match_inputs(paths: list[str], manifest: dict, findings_dir: Path) -> list[
     return recs
 
 
-def _findings_of(fdir: Path, rec: dict) -> pa.Table:
+def _findings_of(fdir: Store, rec: dict) -> pa.Table:
     """The findings of one input file, from its shards."""
     from .findings import SCHEMA
-    parts = [pq.read_table(fdir / sh["findings"]) for sh in rec.get("shards", [])]
+    parts = [fdir.read_table(sh["findings"]) for sh in rec.get("shards", [])]
     return pa.concat_tables(parts) if parts else SCHEMA.empty_table()
 
 
@@ -132,10 +138,11 @@ class _Sink:
     """A Parquet file written under a temporary name, in row groups of about target rows, published
     (fsync + rename) by close()."""
 
-    def __init__(self, path: Path, schema: pa.Schema, target_rows: int):
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, store: Store, rel: str, schema: pa.Schema, target_rows: int):
+        self.store, self.rel = store, rel
+        if "/" in rel:
+            store.makedirs(rel.rsplit("/", 1)[0])
+        self.tmp = store.temp_for(rel)
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
         self.schema = schema
         self.target = max(1, target_rows)
@@ -163,10 +170,9 @@ class _Sink:
         if self.pending_rows:
             self._flush(self.pending_rows)
         self.writer.close()
-        with open(self.tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(self.tmp, self.path)
-        return sha256_file(str(self.path))
+        digest = sha256_file(str(self.tmp))
+        self.store.publish(self.tmp, self.rel)
+        return digest
 
 
 def _cut(value, pieces: list[tuple[int, int]], replacement: str):
@@ -199,7 +205,7 @@ def clean(corpus, findings_dir, out_dir, options: Optional[CleanOptions] = None,
           batch_rows: int = 65536) -> dict:
     """Writes the cleaned corpus and its quarantine to out_dir; returns the clean manifest."""
     opts = options or CleanOptions()
-    fdir = Path(findings_dir)
+    fdir = Store(findings_dir)
     manifest = load_manifest(fdir)
     paths = expand_inputs(corpus, what="corpus")
     recs = _match_inputs(paths, manifest, fdir)
@@ -207,12 +213,13 @@ def clean(corpus, findings_dir, out_dir, options: Optional[CleanOptions] = None,
     if missing:
         raise InvalidInput(f"the scan in {fdir} did not run {', '.join(missing)}; choose --detectors from "
                            f"{', '.join(manifest['detectors'])}")
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
+    out = Store(out_dir)
+    if out.listdir():
         if not force:
             raise OutputConflict(f"{out} is not empty; choose a new directory or pass --force to replace it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+        for name in out.listdir():
+            out.remove(name)
+    out.makedirs()
     names = _relative_names(paths)
     files = []
     for path, name, rec in zip(paths, names, recs):
@@ -223,11 +230,11 @@ def clean(corpus, findings_dir, out_dir, options: Optional[CleanOptions] = None,
     totals = {k: sum(f[k] for f in files) for k in ("rows_in", "rows_out", "rows_quarantined", "rows_redacted",
                                                     "spans_removed", "characters_removed")}
     cm = {"format": "scanner-clean", "format_version": 1, "tool_version": __version__,
-          "findings": {"path": str(fdir), "manifest_sha256": sha256_file(str(fdir / "manifest.json"))},
+          "findings": {"path": str(fdir), "manifest_sha256": fdir.sha256("manifest.json")},
           "options": {"mode": opts.mode, "detectors": list(opts.detectors), "replacement": opts.replacement,
                       "text_column": opts.text_column, "min_precision": opts.min_precision},
           "files": files, "totals": totals}
-    atomic_write(out / "clean_manifest.json", json_bytes(cm))
+    out.write_bytes("clean_manifest.json", json_bytes(cm))
     return cm
 
 
@@ -278,24 +285,24 @@ def _span_records(fd: dict, idx: list, source: str, row: int, merged: list, remo
 JSONL_QUARANTINE = pa.schema([pa.field("line", pa.string(), nullable=False)] + REASON_FIELDS)
 
 
-def _clean_jsonl(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: CleanOptions) -> dict:
+def _clean_jsonl(path: str, name: str, rec: dict, fdir: Store, out: Store, opts: CleanOptions) -> dict:
     """JSONL: kept lines are copied byte for byte, redacted lines re-serialized with the text field changed;
     dropped lines go to a Parquet quarantine (column `line`) with the reasons."""
     import json
 
     from .reader import _jsonl_records
     fd, drop_reasons, pieces = _plan(_selected(_findings_of(fdir, rec), opts), opts)
-    dest = out / name
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    q_rows = _Sink(out / "quarantine" / "rows" / (name + ".parquet"), JSONL_QUARANTINE, 65536)
-    q_spans = _Sink(out / "quarantine" / "spans" / (name + ".parquet"), SPAN_SCHEMA, 65536) \
+    if "/" in name:
+        out.makedirs(name.rsplit("/", 1)[0])
+    tmp = out.temp_for(name)
+    q_rows = _Sink(out, f"quarantine/rows/{name}.parquet", JSONL_QUARANTINE, 65536)
+    q_spans = _Sink(out, f"quarantine/spans/{name}.parquet", SPAN_SCHEMA, 65536) \
         if opts.mode == "redact" else None
     spans = {k: [] for k in SPAN_SCHEMA.names}
     dropped = {k: [] for k in JSONL_QUARANTINE.names}
     rows_in = rows_out = redacted = chars_removed = 0
     records = _jsonl_records(path)
-    with open(path, "rb") as src, open(tmp, "wb") as dst:
+    with open_binary(path) as src, open(tmp, "wb") as dst:
         row = 0
         for raw in src:
             if not raw.strip():
@@ -326,11 +333,12 @@ def _clean_jsonl(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: C
             row += 1
         dst.flush()
         os.fsync(dst.fileno())
-    os.replace(tmp, dest)
+    digest = sha256_file(str(tmp))
+    out.publish(tmp, name)
     q_rows.write(pa.table(dropped, schema=JSONL_QUARANTINE))
     res = {"path": path, "sha256": rec["sha256"], "rows_in": rows_in, "rows_out": rows_out,
            "rows_quarantined": len(dropped["line"]), "rows_redacted": redacted, "spans_removed": len(spans["row"]),
-           "characters_removed": chars_removed, "output": name, "output_sha256": sha256_file(str(dest)),
+           "characters_removed": chars_removed, "output": name, "output_sha256": digest,
            "quarantine_rows": f"quarantine/rows/{name}.parquet", "quarantine_rows_sha256": q_rows.close()}
     if q_spans is not None:
         q_spans.write(pa.table(spans, schema=SPAN_SCHEMA))
@@ -341,8 +349,8 @@ def _clean_jsonl(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: C
     return res
 
 
-def _clean_file(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: CleanOptions, batch_rows: int) -> dict:
-    pf = pq.ParquetFile(path)
+def _clean_file(path: str, name: str, rec: dict, fdir: Store, out: Store, opts: CleanOptions, batch_rows: int) -> dict:
+    pf = parquet_file(path)
     schema = pf.schema_arrow
     if opts.mode == "redact" and opts.text_column not in schema.names:
         raise InvalidInput(f"{path}: no column {opts.text_column!r} to redact; name it with --text-column")
@@ -350,10 +358,10 @@ def _clean_file(path: str, name: str, rec: dict, fdir: Path, out: Path, opts: Cl
     target = md.row_group(0).num_rows if md.num_row_groups else 65536
     fd, drop_reasons, pieces = _plan(_selected(_findings_of(fdir, rec), opts), opts)
 
-    kept = _Sink(out / name, schema, target)
+    kept = _Sink(out, name, schema, target)
     q_schema = pa.schema(list(schema) + REASON_FIELDS)
-    q_rows = _Sink(out / "quarantine" / "rows" / name, q_schema, target)
-    q_spans = _Sink(out / "quarantine" / "spans" / name, SPAN_SCHEMA, target) if opts.mode == "redact" else None
+    q_rows = _Sink(out, f"quarantine/rows/{name}", q_schema, target)
+    q_spans = _Sink(out, f"quarantine/spans/{name}", SPAN_SCHEMA, target) if opts.mode == "redact" else None
     rows_in = rows_out = quarantined = redacted = spans_removed = chars_removed = 0
     row0 = 0
     for rb in pf.iter_batches(batch_size=batch_rows, use_threads=False):

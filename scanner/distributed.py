@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import InvalidInput
+from .storage import is_url
 
 _CONTEXTS: dict = {}
 
@@ -45,19 +46,20 @@ def _context(spec: dict):
 def run_unit(spec: dict, unit: dict, out_dir: str) -> dict:
     """The task: scan one unit on this worker."""
     from .scan import Unit, scan_unit
-    return scan_unit(_context(spec), Unit(**unit), Path(out_dir))
+    return scan_unit(_context(spec), Unit(**unit), out_dir)
 
 
 def spec_for(index_path: str, opts, threads_per_task: int = 1) -> dict:
     """The small, JSON-able description of a scan that every task carries."""
     o = asdict(opts)
     o["detectors"] = list(o["detectors"])
-    o["patterns"] = [str(Path(p).resolve()) for p in o["patterns"]]
+    o["patterns"] = [p if is_url(p) else str(Path(p).resolve()) for p in o["patterns"]]
     o["threads"] = threads_per_task if opts.threads == 0 else opts.threads
     control = o.get("control")
-    if control:
+    if control and not is_url(control):
         o["control"] = str(Path(control).resolve())
-    return {"index": str(Path(index_path).resolve()), "control": o.get("control"), "options": o}
+    index = str(index_path) if is_url(index_path) else str(Path(index_path).resolve())
+    return {"index": index, "control": o.get("control"), "options": o}
 
 
 def connect(scheduler: Optional[str] = None, workers: Optional[int] = None):
@@ -89,7 +91,7 @@ def dask_executor(client, index_path: str, opts, retries: int = 3):
     spec = spec_for(index_path, opts)
 
     def execute(units: list, out_dir) -> list:
-        out = str(Path(out_dir).resolve())
+        out = str(out_dir) if is_url(out_dir) else str(Path(out_dir).resolve())
         futures = client.map(run_unit, [spec] * len(units), [asdict(u) for u in units], [out] * len(units),
                              key=[f"scanner-unit-{u.name}-{spec_key(spec)}" for u in units], retries=retries,
                              pure=False)

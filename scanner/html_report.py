@@ -16,9 +16,9 @@ from typing import Optional
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from .report import load_manifest, summarize
+from .storage import Store, is_file, parquet_file
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;
@@ -93,21 +93,20 @@ def _highlight(text: str, ranges: list, cls: str = "") -> str:
 def _row_texts(source: str, text_column: str, rows: list) -> dict:
     """Original text of the given rows of a corpus file, reading only the row groups (Parquet) or lines
     (JSONL) that hold them; {} for a file that is gone."""
-    p = Path(source)
     wanted = sorted(set(rows))
-    if not p.is_file() or not wanted:
+    if not is_file(source) or not wanted:
         return {}
     out = {}
-    if p.suffix.lower() in (".jsonl", ".ndjson"):
+    if source.lower().endswith((".jsonl", ".ndjson")):
         from .reader import _jsonl_records
-        for row, (_, rec) in enumerate(_jsonl_records(str(p))):
+        for row, (_, rec) in enumerate(_jsonl_records(source)):
             if row in wanted:
                 v = rec.get(text_column)
                 out[row] = v if isinstance(v, str) else ""
                 if len(out) == len(wanted):
                     break
         return out
-    pf = pq.ParquetFile(p)
+    pf = parquet_file(source)
     md = pf.metadata
     start = 0
     for g in range(md.num_row_groups):
@@ -265,10 +264,10 @@ def reproduce_command(m: dict) -> str:
 
 def render_html(out_dir, top: int = 10, examples: int = 5, group_by: Optional[str] = None) -> str:
     """The report page of the scan in out_dir."""
-    out = Path(out_dir)
+    out = out_dir if isinstance(out_dir, Store) else Store(out_dir)
     m = load_manifest(out)
     s = summarize(out, top=top, group_by=group_by)
-    findings = pq.read_table(out / "findings") if (out / "findings").is_dir() else None
+    findings = out.read_table("findings") if out.listdir("findings") else None
     body = [f"<h1>Contamination scan: {s['rows_scanned']} documents</h1>",
             f"<p class=\"muted\">scanner {_e(s['tool_version'])}, {s['files']} file(s), {s['rows_read']} rows read, "
             f"{s['rows_scanned']} scanned, skipped {_e(json.dumps(s['rows_skipped'], sort_keys=True))}; "

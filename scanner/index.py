@@ -47,6 +47,7 @@ from .lsh import optimal_param
 from .minhash import MinHasher, permutations
 from .reader import expand_inputs, iter_batches, sha256_file
 from .spans import SpanMatcher
+from .storage import file_size, is_url, local_index
 
 FORMAT = "scanner-index"
 FORMAT_VERSION = 2
@@ -127,6 +128,13 @@ class ReferenceIndex:
         left out and counted per file in the manifest.
         The directory appears complete or not at all: it is written beside `out_dir` and renamed.
         """
+        if is_url(out_dir):  # build here, then upload: the manifest goes up last, so a partial upload is no index
+            import tempfile
+            with tempfile.TemporaryDirectory() as local:
+                built = cls.build(references, Path(local) / "index", params, text_column, id_column, threads,
+                                  batch_rows, progress, True, span_params)
+                _upload_index(built.path, str(out_dir), overwrite)
+            return cls.load(str(out_dir))
         params = params or NearDupParams()
         span_params = span_params or SpanParams()
         out = Path(out_dir)
@@ -166,7 +174,7 @@ class ReferenceIndex:
                 n_used += int(keep.sum())
                 if bar is not None:
                     bar.update(len(batch.texts))
-            ref_files.append({"path": path, "bytes": os.path.getsize(path), "sha256": sha256_file(path),
+            ref_files.append({"path": path, "bytes": file_size(path), "sha256": sha256_file(path),
                               "items": n_used + sum(skipped.values()), "indexed": n_used, "skipped": skipped})
         if bar is not None:
             bar.close()
@@ -241,6 +249,13 @@ class ReferenceIndex:
         Checks format, version, byte order and every array's size; with verify=True also every SHA-256.
         Raises IndexFormatError naming what does not match.
         """
+        location = str(path)
+        if is_url(location):
+            try:
+                path = local_index(location)
+            except FileNotFoundError as e:
+                raise IndexFormatError(f"{location}: not a scanner index (no manifest.json); build one with "
+                                       f"`scanner index REFERENCE... -o {location}`") from e
         path = Path(path)
         mpath = path / "manifest.json"
         if not mpath.is_file():
@@ -294,13 +309,17 @@ class ReferenceIndex:
                 arrays[name] = (np.memmap(fpath, dtype=dtype, mode="r", shape=shape) if expect
                                 else np.zeros(shape, dtype=dtype))
             _check_shapes(path, manifest, arrays, n)
-            return cls(path, manifest, arrays, hashlib.sha256(raw).hexdigest())
+            idx = cls(path, manifest, arrays, hashlib.sha256(raw).hexdigest())
+            idx.location = location
+            return idx
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise IndexFormatError(f"{mpath}: invalid manifest or arrays ({e!r}); rebuild the index") from e
 
     def verify(self) -> None:
         """Re-hashes every array file against the manifest (raises IndexFormatError)."""
         ReferenceIndex.load(self.path, verify=True)
+
+    location: str = ""  # where the index was opened from: its path, or its URL (then self.path is the local copy)
 
     # ---- detectors ----------------------------------------------------------------------------------------
 
@@ -327,6 +346,20 @@ class ReferenceIndex:
 
     def ref_text(self, i: int) -> str:
         return self.ref_texts[i].as_py()
+
+
+def _upload_index(local: Path, url: str, overwrite: bool) -> None:
+    from .storage import Store
+    store = Store(url)
+    if store.exists() and store.listdir() and not overwrite:
+        raise OutputConflict(f"{url} exists and is not empty; choose another path or pass overwrite (--force)")
+    if store.exists():
+        store.remove("manifest.json")
+    store.makedirs()
+    for f in sorted(local.iterdir()):
+        if f.name != "manifest.json":
+            store.write_bytes(f.name, f.read_bytes())
+    store.write_bytes("manifest.json", (local / "manifest.json").read_bytes())
 
 
 def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .arrow_bridge import as_text_array
 from .errors import InputNotFound, InvalidInput
+from .storage import expand_url, is_url, open_binary, parquet_file
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -42,7 +42,14 @@ def expand_inputs(specs, what: str = "input") -> list[str]:
     out: set[str] = set()
     for spec in specs:
         spec = str(spec)
-        if os.path.isdir(spec):
+        if is_url(spec):
+            found = expand_url(spec, SUFFIXES)
+            if found is None:
+                raise InputNotFound(f"{what} {spec!r} does not exist")
+            if not found:
+                raise InputNotFound(f"{what} {spec!r} holds or matches no .parquet or .jsonl files")
+            out.update(found)
+        elif os.path.isdir(spec):
             found = [str(p) for p in Path(spec).rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES)]
             if not found:
                 raise InputNotFound(f"{what} directory {spec!r} holds no .parquet or .jsonl files")
@@ -70,7 +77,7 @@ def file_kind(path: str) -> str:
 
 def sha256_file(path: str, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         while True:
             b = f.read(chunk)
             if not b:
@@ -82,14 +89,14 @@ def sha256_file(path: str, chunk: int = 1 << 20) -> str:
 def count_rows(path: str) -> Optional[int]:
     """Row count from Parquet metadata (cheap); None for JSONL."""
     if file_kind(path) == "parquet":
-        return pq.ParquetFile(path).metadata.num_rows
+        return parquet_file(path).metadata.num_rows
     return None
 
 
 def open_parquet_text(path: str, text_column: str, id_column: Optional[str], id_required: bool):
     """(ParquetFile, columns to read, whether the id column is there), or a clear error naming the file."""
     try:
-        pf = pq.ParquetFile(path)
+        pf = parquet_file(path)
     except (pa.ArrowInvalid, OSError) as e:
         raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
     names = pf.schema_arrow.names
@@ -131,7 +138,7 @@ def _parquet_batches(path: str, text_column: str, id_column: Optional[str], batc
 
 
 def _jsonl_records(path: str) -> Iterator[tuple[int, dict]]:
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue

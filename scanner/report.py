@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from .errors import InputNotFound, InvalidInput
+from .storage import Store, is_file, parquet_file
 
 HISTOGRAM_EDGES = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]
 
@@ -41,21 +41,21 @@ def ratio_interval(total: int, denom: int, sum_sq_terms: float, n_docs: int,
 
 
 def load_manifest(out_dir) -> dict:
-    path = Path(out_dir) / "manifest.json"
-    if not path.is_file():
+    out = out_dir if isinstance(out_dir, Store) else Store(out_dir)
+    if not out.is_file("manifest.json"):
         raise InputNotFound(f"{out_dir}: no manifest.json; is this the output directory of `scanner scan`?")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(out.read_bytes("manifest.json").decode("utf-8"))
     except ValueError as e:
-        raise InvalidInput(f"{path}: damaged manifest ({e})") from e
+        raise InvalidInput(f"{out.path('manifest.json')}: damaged manifest ({e})") from e
 
 
-def _load_units(out: Path, m: dict):
+def _load_units(out: Store, m: dict):
     """The per-unit table of a sampled scan, or None for a full scan."""
     if not m.get("sample"):
         return None
     import pyarrow as pa
-    parts = [pq.read_table(out / sh["units"]) for rec in m["inputs"] for sh in rec.get("shards", [])
+    parts = [out.read_table(sh["units"]) for rec in m["inputs"] for sh in rec.get("shards", [])
              if sh.get("units")]
     return pa.concat_tables(parts) if parts else None
 
@@ -73,10 +73,10 @@ def _group_values(path: str, column: str, n_rows: int):
     import pyarrow as pa
 
     from .reader import _jsonl_records, file_kind
-    if not Path(path).is_file():
+    if not is_file(path):
         raise InputNotFound(f"{path}: corpus file missing; --group-by reads the column from the scanned files")
     if file_kind(path) == "parquet":
-        pf = pq.ParquetFile(path)
+        pf = parquet_file(path)
         if column not in pf.schema_arrow.names:
             raise InvalidInput(f"{path}: no column {column!r} to group by (columns: "
                                f"{', '.join(pf.schema_arrow.names)})")
@@ -88,7 +88,7 @@ def _group_values(path: str, column: str, n_rows: int):
     return arr.cast(pa.string())
 
 
-def group_breakdown(out: Path, m: dict, findings, column: str) -> list:
+def group_breakdown(out: Store, m: dict, findings, column: str) -> list:
     """Documents scanned and flagged per value of a corpus column, with 95% intervals (value null: "(null)")."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -103,7 +103,7 @@ def group_breakdown(out: Path, m: dict, findings, column: str) -> list:
             considered[sampled_row_numbers(path, rec["sha256"], m["sample"]["fraction"], m["sample"]["seed"], n)] = True
         for sh in rec.get("shards", []):
             if sh.get("skipped"):
-                sk = pq.read_table(out / sh["skipped"], columns=["row"]).column("row").to_numpy()
+                sk = out.read_table(sh["skipped"], columns=["row"]).column("row").to_numpy()
                 considered[sk] = False
         vals = values.fill_null("(null)").to_pylist()
         for v, c in zip(vals, considered.tolist()):
@@ -130,12 +130,12 @@ def group_breakdown(out: Path, m: dict, findings, column: str) -> list:
 
 def summarize(out_dir, top: int = 10, group_by: Optional[str] = None) -> dict:
     """Numbers of a scan, from its manifest and findings (and, with group_by, a column of the corpus)."""
-    out = Path(out_dir)
+    out = out_dir if isinstance(out_dir, Store) else Store(out_dir)
     m = load_manifest(out)
     t = m["totals"]
     scanned = t["rows_scanned"]
     detectors = {}
-    table = pq.read_table(out / "findings") if (out / "findings").is_dir() else None
+    table = out.read_table("findings") if out.listdir("findings") else None
     units = _load_units(out, m)
     sample = None
     if m.get("sample"):
@@ -182,8 +182,8 @@ def summarize(out_dir, top: int = 10, group_by: Optional[str] = None) -> dict:
         r = copied / chars if chars else 0.0
         # sum_i (c_i - r n_i)^2 = sum_flagged (c_i - r n_i)^2 + r^2 * sum_unflagged n_i^2
         sq_flagged, nsq_flagged = 0.0, 0.0
-        if (out / "documents").is_dir():
-            docs = pq.read_table(out / "documents")
+        if out.listdir("documents"):
+            docs = out.read_table("documents")
             if docs.num_rows:
                 c = docs.column("copied_characters").to_numpy().astype(np.float64)
                 n = docs.column("characters").to_numpy().astype(np.float64)

@@ -23,11 +23,11 @@ from typing import Iterator, Optional
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .arrow_bridge import as_text_array
 from .errors import InvalidInput
 from .reader import TextBatch, _jsonl_batches, file_kind, id_array, open_parquet_text
+from .storage import parquet_file
 
 MIN_GROUPS = 10
 JSONL_UNIT_ROWS = 8192
@@ -80,7 +80,7 @@ def chosen_rows(seed: int, key: str, fraction: float, group_sizes: list) -> list
 def sampled_row_numbers(path: str, key: str, fraction: float, seed: int, rows_total: int) -> np.ndarray:
     """The rows of a file that a scan with this sample read, from metadata alone (no text is read)."""
     if file_kind(path) == "parquet":
-        md = pq.ParquetFile(path).metadata
+        md = parquet_file(path).metadata
         sizes = [md.row_group(g).num_rows for g in range(md.num_row_groups)]
         picked = [r for _, _, r in chosen_rows(seed, key, fraction, sizes) if r is not None]
     else:

@@ -15,18 +15,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import uuid
 import warnings
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ._io import atomic_write, json_bytes
+from ._io import json_bytes
 from ._io import progress as progress_bar
 from ._version import __version__
 from .arrow_bridge import text_buffers
@@ -34,6 +30,7 @@ from .errors import InvalidInput, OutputConflict
 from .findings import DOCUMENT_SCHEMA, SCHEMA, document_table, near_dup_table, self_id_table, sort_findings, span_table
 from .index import STATUS_NAMES, ReferenceIndex
 from .reader import expand_inputs, file_kind, iter_batches, sha256_file
+from .storage import Store, file_size, parquet_file
 
 MANIFEST_FORMAT = "scanner-scan"
 MANIFEST_VERSION = 2
@@ -127,23 +124,18 @@ OUTPUT_DIRS = ("findings", "documents", "skipped", "units", DONE_DIR)
 DEFAULT_UNIT_ROWS = 262_144
 
 
-def _write_table(table: pa.Table, path: Path) -> str:
-    """Writes a Parquet file under a unique temporary name, fsyncs it and renames it into place, so a
-    reader (or a second task writing the same unit) never sees a partial file; returns its SHA-256."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=65536)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return sha256_file(str(path))
+def _as_store(out) -> Store:
+    return out if isinstance(out, Store) else Store(out)
 
 
-def _atomic_json(path: Path, obj) -> None:
-    atomic_write(path, json_bytes(obj))
+def _write_table(table: pa.Table, out, rel: str) -> str:
+    """Publishes a Parquet file in one step (local: unique temporary name, fsync, rename; remote: one
+    upload), so a reader or a second task writing the same unit never sees part of it; returns its SHA-256."""
+    return _as_store(out).write_parquet(rel, table, compression="zstd", row_group_size=65536)
+
+
+def _write_json(out, rel: str, obj) -> None:
+    _as_store(out).write_bytes(rel, json_bytes(obj))
 
 
 @dataclass(frozen=True)
@@ -173,7 +165,7 @@ def plan_units(paths: list, digests: list, unit_rows: int) -> list:
             units.append(Unit(i, 0, path, digest, 0, 0, 0, -1))
             continue
         try:
-            md = pq.ParquetFile(path).metadata
+            md = parquet_file(path).metadata
         except (pa.ArrowInvalid, OSError) as e:
             raise InvalidInput(f"{path}: not a readable Parquet file ({e})") from e
         g, row, u = 0, 0, 0
@@ -245,8 +237,11 @@ def _unit_batches(unit: Unit, opts: ScanOptions):
     return ((b, None) for b in gen), None
 
 
-def scan_unit(ctx: ScanContext, unit: Unit, out: Path, progress=None) -> dict:
-    """Scans one unit, publishes its shards, then its completion record (written last); returns the record."""
+def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None) -> dict:
+    """Scans one unit, publishes its shards, then its completion record (written last); returns the record.
+
+    out: the output directory (a path, a URL or a scanner.storage.Store)."""
+    out = _as_store(out)
     opts, idx, path = ctx.opts, ctx.idx, unit.path
     rows_read = scanned = characters = tokens = copied_chars = characters_sq = 0
     skipped: dict[str, int] = {}
@@ -307,12 +302,12 @@ def scan_unit(ctx: ScanContext, unit: Unit, out: Path, progress=None) -> dict:
     shard = {"unit": unit.unit, "row_groups": [unit.g0, unit.g1]}
     name = unit.name
     shard["findings"] = f"findings/part-{name}.parquet"
-    shard["findings_sha256"] = _write_table(table, out / shard["findings"])
+    shard["findings_sha256"] = _write_table(table, out, shard["findings"])
     shard["documents"] = f"documents/part-{name}.parquet"
     shard["documents_sha256"] = _write_table(docs.sort_by([("row", "ascending")]) if docs.num_rows else docs,
-                                             out / shard["documents"])
+                                             out, shard["documents"])
     shard["skipped"] = f"skipped/part-{name}.parquet"
-    shard["skipped_sha256"] = _write_table(_skipped_table(path, skipped_rows), out / shard["skipped"])
+    shard["skipped_sha256"] = _write_table(_skipped_table(path, skipped_rows), out, shard["skipped"])
     flagged, counts = {}, {}
     if table.num_rows:
         det = table.column("detector").to_numpy(zero_copy_only=False)
@@ -329,7 +324,7 @@ def scan_unit(ctx: ScanContext, unit: Unit, out: Path, progress=None) -> dict:
         shard["sample"] = sampled.design()
         shard["units"] = f"units/part-{name}.parquet"
         shard["units_sha256"] = _write_table(
-            _units_table(path, unit_rows, unit_chars, unit_copied, table, opts.detectors), out / shard["units"])
+            _units_table(path, unit_rows, unit_chars, unit_copied, table, opts.detectors), out, shard["units"])
     if rows_read != scanned + sum(skipped.values()):  # the core classifies every row; this is a bug guard
         raise AssertionError(f"{path}: row accounting broken: {rows_read} read, {scanned} scanned, {skipped}")
     rec = {"file": unit.file, "path": path, "sha256": unit.sha256, "shard": shard,
@@ -337,28 +332,28 @@ def scan_unit(ctx: ScanContext, unit: Unit, out: Path, progress=None) -> dict:
                       "characters": characters, "characters_squared": characters_sq, "tokens": tokens,
                       "copied_characters": copied_chars, "findings": counts, "documents_flagged": flagged},
            "stats": {"near_duplicate": stats, "copied_span": span_stats, "self_id": sid_stats}}
-    _atomic_json(out / DONE_DIR / f"{name}.json", rec)
+    _write_json(out, f"{DONE_DIR}/{name}.json", rec)
     return rec
 
 
-def completed(out: Path, unit: Unit) -> Optional[dict]:
+def completed(out, unit: Unit) -> Optional[dict]:
     """The completion record of a unit if it and every shard it names are intact, else None."""
-    p = out / DONE_DIR / f"{unit.name}.json"
-    if not p.is_file():
+    out = _as_store(out)
+    rel = f"{DONE_DIR}/{unit.name}.json"
+    if not out.is_file(rel):
         return None
     try:
-        rec = json.loads(p.read_text(encoding="utf-8"))
+        rec = json.loads(out.read_bytes(rel))
     except ValueError:
         return None
     if not isinstance(rec, dict) or rec.get("sha256") != unit.sha256 or rec.get("path") != unit.path:
         return None
     shard = rec.get("shard", {})
     for key in ("findings", "documents", "skipped", "units"):
-        rel = shard.get(key)
-        if rel is None:
+        f = shard.get(key)
+        if f is None:
             continue
-        f = out / rel
-        if not f.is_file() or sha256_file(str(f)) != shard.get(f"{key}_sha256"):
+        if not out.is_file(f) or out.sha256(f) != shard.get(f"{key}_sha256"):
             return None
     return rec
 
@@ -372,36 +367,30 @@ def _fingerprint(ctx: ScanContext, inputs: list, unit_rows: int) -> dict:
             "inputs": [[r["path"], r["bytes"], r["sha256"]] for r in inputs]}
 
 
-def _prepare_output(out: Path, fingerprint: dict, force: bool) -> None:
+def _prepare_output(out: Store, fingerprint: dict, force: bool) -> None:
     """Creates the output directory, or checks that its run is this one (then completed units are kept)."""
-    if out.exists() and not out.is_dir():
+    if not out.remote and os.path.exists(out.root) and not os.path.isdir(out.root):
         raise OutputConflict(f"{out} exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        run = out / RUN_FILE
+    if out.listdir():
         same = False
-        if run.is_file():
+        if out.is_file(RUN_FILE):
             try:
-                same = json.loads(run.read_text(encoding="utf-8")).get("fingerprint") == fingerprint
+                same = json.loads(out.read_bytes(RUN_FILE)).get("fingerprint") == fingerprint
             except ValueError:
                 same = False
         if force:
             for name in OUTPUT_DIRS + ("manifest.json", RUN_FILE):
-                p = out / name
-                if p.is_dir():
-                    shutil.rmtree(p)
-                elif p.exists():
-                    p.unlink()
+                out.remove(name)
         elif not same:
-            what = "another run (other parameters, index or inputs)" if run.is_file() else "other files"
+            what = "another run (other parameters, index or inputs)" if out.is_file(RUN_FILE) else "other files"
             raise OutputConflict(f"{out} holds {what}; use a new output directory, or pass --force to start it "
                                  f"afresh (re-running the same command resumes it)")
-    out.mkdir(parents=True, exist_ok=True)
+    out.makedirs()
     for name in OUTPUT_DIRS:
-        (out / name).mkdir(exist_ok=True)
-    for stale in out.rglob(".*.tmp-*"):  # left by a killed run; never published
-        stale.unlink()
-    if not (out / RUN_FILE).is_file():
-        _atomic_json(out / RUN_FILE, {"format": "scanner-run", "fingerprint": fingerprint})
+        out.makedirs(name)
+    out.remove_stale_temps(OUTPUT_DIRS)  # left by a killed run; never published
+    if not out.is_file(RUN_FILE):
+        _write_json(out, RUN_FILE, {"format": "scanner-run", "fingerprint": fingerprint})
 
 
 def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: bool = False,
@@ -435,9 +424,9 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
         warnings.warn(f"threshold {ctx.threshold} is below the index's {idx.params.threshold}: its LSH bands were "
                       f"chosen for {idx.params.threshold}, so pairs in between are found with lower recall; "
                       f"rebuild the index with --threshold {ctx.threshold} for full recall", stacklevel=2)
-    inputs = [{"path": p, "bytes": os.path.getsize(p), "sha256": sha256_file(p)} for p in paths]
+    inputs = [{"path": p, "bytes": file_size(p), "sha256": sha256_file(p)} for p in paths]
     units = plan_units(paths, [r["sha256"] for r in inputs], unit_rows)
-    out = Path(out_dir)
+    out = Store(out_dir)
     _prepare_output(out, _fingerprint(ctx, inputs, unit_rows), force)
     records: dict = {}
     todo = []
@@ -455,10 +444,10 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
             if bar is not None:
                 bar.close()
         else:
-            for rec in executor(todo, out):
+            for rec in executor(todo, out.root):
                 records[f"{rec['file']:05d}-{rec['shard']['unit']:05d}"] = rec
     manifest = _assemble(ctx, inputs, units, records, opts)
-    atomic_write(out / "manifest.json", json_bytes(manifest))
+    _write_json(out, "manifest.json", manifest)
     return manifest
 
 
@@ -495,11 +484,12 @@ def _assemble(ctx: ScanContext, inputs: list, units: list, records: dict, opts: 
         "format_version": MANIFEST_VERSION,
         "tool": "scanner",
         "tool_version": __version__,
-        "index": {"path": str(idx.path), "checksum_sha256": idx.checksum, "n_refs": idx.n_refs,
+        "index": {"path": idx.location or str(idx.path), "checksum_sha256": idx.checksum, "n_refs": idx.n_refs,
                   "params": idx.manifest["params"], "lsh": idx.manifest["lsh"],
                   "references": idx.references},
         "options": ctx.options_record(),
-        "control": None if control is None else {"path": str(control.path), "checksum_sha256": control.checksum,
+        "control": None if control is None else {"path": control.location or str(control.path),
+                                                 "checksum_sha256": control.checksum,
                                                  "n_refs": control.n_refs, "references": control.references},
         "detectors": list(opts.detectors),
         "self_id": None if ctx.catalogue is None else {

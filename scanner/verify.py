@@ -13,25 +13,24 @@ import hashlib
 import json
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from .errors import IndexFormatError, InputNotFound, InvalidInput
 from .reader import sha256_file
 from .scan import MANIFEST_FORMAT, MANIFEST_VERSION
+from .storage import Store, file_size, is_file
 
 
 def _index_problems(meta: dict, what: str) -> list[str]:
     from .index import ReferenceIndex
-    path = Path(meta["path"])
-    mpath = path / "manifest.json"
-    if not mpath.is_file():
-        return [f"{what} {path}: missing (no manifest.json)"]
-    digest = hashlib.sha256(mpath.read_bytes()).hexdigest()
+    loc = meta["path"]
+    store = Store(loc)
+    if not store.is_file("manifest.json"):
+        return [f"{what} {loc}: missing (no manifest.json)"]
+    digest = hashlib.sha256(store.read_bytes("manifest.json")).hexdigest()
     if digest != meta["checksum_sha256"]:
-        return [f"{what} {path}: manifest checksum {digest[:16]}... differs from the scan's "
+        return [f"{what} {loc}: manifest checksum {digest[:16]}... differs from the scan's "
                 f"{meta['checksum_sha256'][:16]}...: the index was rebuilt or changed since the scan"]
     try:
-        ReferenceIndex.load(path, verify=True)
+        ReferenceIndex.load(loc, verify=True)
     except IndexFormatError as e:
         return [f"{what}: {e}"]
     return []
@@ -52,22 +51,22 @@ def _catalogue_problems(meta) -> list[str]:
                 problems.append("built-in self-identification rules differ from the ones the scan used (another "
                                 "scanner version?)")
             continue
-        p = Path(src["path"])
-        if not p.is_file():
+        p = src["path"]
+        if not is_file(p):
             problems.append(f"pattern file {p}: missing")
-        elif sha256_file(str(p)) != src["sha256"]:
+        elif sha256_file(p) != src["sha256"]:
             problems.append(f"pattern file {p}: SHA-256 differs from the one recorded at scan time")
     return problems
 
 
 def verify(out_dir) -> list[str]:
     """Problems found in the scan output `out_dir` (an empty list when everything checks out)."""
-    out = Path(out_dir)
-    mpath = out / "manifest.json"
-    if not mpath.is_file():
+    out = out_dir if isinstance(out_dir, Store) else Store(out_dir)
+    mpath = out.path("manifest.json")
+    if not out.is_file("manifest.json"):
         raise InputNotFound(f"{out}: no manifest.json; is this the output directory of `scanner scan`?")
     try:
-        m = json.loads(mpath.read_text(encoding="utf-8"))
+        m = json.loads(out.read_bytes("manifest.json").decode("utf-8"))
     except ValueError as e:
         raise InvalidInput(f"{mpath}: damaged manifest ({e})") from e
     if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
@@ -82,12 +81,12 @@ def verify(out_dir) -> list[str]:
     problems += _catalogue_problems(m.get("self_id"))
     totals = {"rows_read": 0, "rows_scanned": 0, "rows_skipped": 0}
     for rec in m["inputs"]:
-        p = Path(rec["path"])
-        if not p.is_file():
+        p = rec["path"]
+        if not is_file(p):
             problems.append(f"input {p}: missing")
-        elif p.stat().st_size != rec["bytes"]:
-            problems.append(f"input {p}: {p.stat().st_size} bytes, the scan read {rec['bytes']}")
-        elif sha256_file(str(p)) != rec["sha256"]:
+        elif file_size(p) != rec["bytes"]:
+            problems.append(f"input {p}: {file_size(p)} bytes, the scan read {rec['bytes']}")
+        elif sha256_file(p) != rec["sha256"]:
             problems.append(f"input {p}: SHA-256 differs from the one recorded at scan time")
         skipped = sum(rec["rows_skipped"].values())
         if rec["rows_read"] != rec["rows_scanned"] + skipped:
@@ -102,16 +101,16 @@ def verify(out_dir) -> list[str]:
                 rel = shard.get(key)
                 if rel is None:
                     continue
-                f = out / rel
+                f = out.path(rel)
                 if Path(rel).is_absolute() or ".." in Path(rel).parts:
                     problems.append(f"{rel}: shard path leaves the output directory")
-                elif not f.is_file():
+                elif not out.is_file(rel):
                     problems.append(f"{f}: missing shard")
-                elif sha256_file(str(f)) != shard.get(f"{key}_sha256"):
+                elif out.sha256(rel) != shard.get(f"{key}_sha256"):
                     problems.append(f"{f}: SHA-256 differs from the manifest (changed or damaged)")
                 elif key == "findings":
-                    n_findings += pq.ParquetFile(f).metadata.num_rows
-        if n_findings != sum(rec["findings"].values()) and not any(x.startswith(f"{out}") and "findings" in x
+                    n_findings += out.parquet_rows(rel)
+        if n_findings != sum(rec["findings"].values()) and not any(x.startswith(str(out)) and "findings" in x
                                                                    for x in problems):
             problems.append(f"input {p}: {n_findings} findings in its shards, the manifest counts "
                             f"{sum(rec['findings'].values())}")
@@ -120,7 +119,8 @@ def verify(out_dir) -> list[str]:
             (totals["rows_read"], totals["rows_scanned"], totals["rows_skipped"]):
         problems.append("totals do not add up to the per-file counts")
     listed = {shard.get("findings") for rec in m["inputs"] for shard in rec.get("shards", [])}
-    for f in sorted((out / "findings").glob("*.parquet")) if (out / "findings").is_dir() else []:
-        if f"findings/{f.name}" not in listed:
-            problems.append(f"{f}: a findings shard the manifest does not list (left from another run?)")
+    for name in out.listdir("findings"):
+        if name.endswith(".parquet") and not name.startswith(".") and f"findings/{name}" not in listed:
+            problems.append(f"{out.path('findings/' + name)}: a findings shard the manifest does not list (left "
+                            f"from another run?)")
     return problems
