@@ -1,7 +1,7 @@
 """Dask: scan throughput with 1 and 2 worker processes (one native thread each) on the same corpus, one run.
 
 Corpus: human paragraphs with pasted reference passages and self-identification snippets (as in
-bench_sample.py), Parquet in row groups of 2,000 rows, cut into units of 20,000 rows. Reported: MB/s of
+bench_sample.py), Parquet in row groups of 2,000 rows, cut into units of 10,000 rows. Reported: MB/s of
 text end to end (cluster start excluded, index opening and all tasks included) and the 2-worker speed-up;
 also the single-process scan with 1 and 2 native threads for comparison. Every run's findings are
 checked to be byte-identical.
@@ -59,7 +59,7 @@ def main() -> int:
     rows = {}
     for threads in (1, 2):
         t = time.perf_counter()
-        scan(corpus, idx, work / f"local{threads}", ScanOptions(threads=threads), unit_rows=20_000)
+        scan(corpus, idx, work / f"local{threads}", ScanOptions(threads=threads), unit_rows=10_000)
         rows[f"one process, {threads} native thread(s)"] = time.perf_counter() - t
     for workers in (1, 2):
         client, close = connect(workers=workers)
@@ -67,7 +67,7 @@ def main() -> int:
             opts = ScanOptions(threads=1)
             t = time.perf_counter()
             scan(corpus, str(idx.path), work / f"dask{workers}", opts,
-                 executor=dask_executor(client, str(idx.path), opts), unit_rows=20_000)
+                 executor=dask_executor(client, str(idx.path), opts), unit_rows=10_000)
             rows[f"dask, {workers} worker(s) x 1 thread"] = time.perf_counter() - t
         finally:
             close()
