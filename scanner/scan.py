@@ -237,6 +237,49 @@ def _unit_batches(unit: Unit, opts: ScanOptions):
     return ((b, None) for b in gen), None
 
 
+def _prefetched(items, depth: int = 2):
+    """Iterates items with the next ones produced by a background thread: Parquet decoding (which releases
+    the GIL) overlaps the detectors. Exceptions reach the consumer in order; stopping early stops the thread."""
+    import queue
+    import threading
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for x in items:
+                while not stop.is_set():
+                    try:
+                        q.put((x, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as e:  # handed to the consumer, raised there
+            q.put((None, e))
+
+    t = threading.Thread(target=produce, name="scanner-prefetch", daemon=True)
+    t.start()
+    try:
+        while True:
+            x, err = q.get()
+            if err is not None:
+                raise err
+            if x is done:
+                return
+            yield x
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(timeout=0.05)
+
+
 def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None) -> dict:
     """Scans one unit, publishes its shards, then its completion record (written last); returns the record.
 
@@ -251,7 +294,7 @@ def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None) -> dict:
     sid_stats = {k: 0 for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision", "documents_truncated")}
     source, sampled = _unit_batches(unit, opts)
     unit_rows, unit_chars, unit_copied, skipped_rows = [], [], [], []
-    for batch, units in source:
+    for batch, units in _prefetched(source):
         n = len(batch.texts)
         rows = (np.asarray(batch.rows, dtype=np.int64) if batch.rows is not None
                 else np.arange(batch.row_start, batch.row_start + n, dtype=np.int64))
