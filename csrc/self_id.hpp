@@ -16,8 +16,11 @@
 //
 // Pass 1 (every document): the normalization walk (normalize.hpp) feeds the
 // pattern automaton directly, so no normalized copy is written; cost one
-// table load per normalized byte. Pass 2 (documents with an anchor hit only):
-// normalize with offsets, confirm, find the sentence, map to code points.
+// table load per normalized byte; only anchor occurrences are kept. Pass 2
+// (documents with an anchor only): normalize with offsets, collect every
+// phrase in windows around the anchors (so a 150 MB document full of "I"
+// and "my" keeps nothing but what confirmation needs), confirm, find the
+// sentence, map to code points.
 //
 // Sentences: a sentence ends after '.', '!' or '?' followed by a space (so
 // "gpt-3.5" and "openai.com" do not end one), or after a CJK full stop; it is
@@ -46,7 +49,8 @@ enum Precision : std::uint8_t { kLow = 0, kMedium = 1, kHigh = 2 };
 
 inline constexpr std::size_t kSentenceReach = 300;
 inline constexpr std::size_t kQuoteReach = 300;
-// Pattern occurrences recorded per document; past it the document is marked truncated.
+// Anchor occurrences recorded per document: this, or one per 64 bytes of a longer document; past it the
+// document is marked truncated (only degenerate text such as "As an AI, I " repeated gets there).
 inline constexpr std::size_t kMaxHitsPerDocument = 1 << 16;
 
 struct SelfIdRules {
@@ -130,9 +134,13 @@ struct PatHit {
 };
 
 // Feeds the normalization walk into the automaton, recording occurrences.
+// Feeds the normalization walk into the automaton, recording occurrences (of every pattern, or with
+// role != nullptr only of the patterns whose role is kAnchor), at most `cap` of them.
 struct MatchSink {
     const PatternSet& set;
     std::vector<PatHit>& hits;
+    const std::uint8_t* role = nullptr;
+    std::size_t cap = kMaxHitsPerDocument;
     std::uint32_t state = 0;
     std::uint32_t pos = 0;
     bool overflow = false;
@@ -140,11 +148,42 @@ struct MatchSink {
     void put(std::uint8_t b, std::uint32_t) {
         ++pos;
         state = set.step(state, b, pos, [&](std::uint32_t id, std::size_t end) {
-            if (hits.size() < kMaxHitsPerDocument) hits.push_back(PatHit{id, static_cast<std::uint32_t>(end)});
+            if (role != nullptr && role[id] != kAnchor) return;
+            if (hits.size() < cap) hits.push_back(PatHit{id, static_cast<std::uint32_t>(end)});
             else overflow = true;
         });
     }
 };
+
+// Every occurrence inside the windows of normalized text T around the anchor occurrences `anchors`
+// (each widened by the sentence reach and the longest pattern, then merged), in end order: all that
+// confirmation can look at, since a requires phrase lies in the anchor's sentence and an excludes
+// phrase overlaps the anchor. Context phrases elsewhere in a long document are never collected.
+inline void hits_near_anchors(const SelfIdRules& R, const std::uint8_t* T, std::size_t N,
+                              const std::vector<PatHit>& anchors, std::vector<PatHit>& out) {
+    out.clear();
+    const std::size_t reach = kSentenceReach + R.max_len + 4;
+    std::size_t w0 = 0, w1 = 0;
+    bool open = false;
+    auto flush = [&]() {
+        R.set.find(T + w0, w1 - w0, [&](std::uint32_t id, std::size_t end) {
+            out.push_back(PatHit{id, static_cast<std::uint32_t>(w0 + end)});
+        });
+    };
+    for (const PatHit& h : anchors) {
+        const std::size_t a = h.end - std::min<std::size_t>(h.end, R.set.pattern_length(h.pat));
+        const std::size_t lo = a > reach ? a - reach : 0, hi = std::min(N, static_cast<std::size_t>(h.end) + reach);
+        if (open && lo <= w1) {
+            w1 = std::max(w1, hi);
+        } else {
+            if (open) flush();
+            w0 = lo;
+            w1 = hi;
+            open = true;
+        }
+    }
+    if (open) flush();
+}
 
 inline bool sentence_end_at(const std::uint8_t* T, std::size_t N, std::size_t i) {
     // T[i] ends a sentence; i < N.
@@ -356,7 +395,7 @@ inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, c
 
     parallel_chunks(n_chunks, threads, [&](std::size_t c) {
         detail::SelfIdChunk& out = chunks[c];
-        std::vector<detail::PatHit> hits;
+        std::vector<detail::PatHit> hits, anchors;
         std::vector<detail::Candidate> cands;
         NormalizedText nt;
         std::vector<std::size_t> bytes_at;
@@ -367,15 +406,17 @@ inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, c
             if (!docs.is_valid(r)) continue;
             const ByteSpan text = docs.row(r);
             if (text.size >= kMaxDocumentBytes) continue;
-            hits.clear();
-            detail::MatchSink sink{R.set, hits};
+            // Pass 1: anchors only (a few per million bytes in ordinary text), through the normalization walk.
+            anchors.clear();
+            detail::MatchSink sink{R.set, anchors, R.pat_role.data(),
+                                   std::max(kMaxHitsPerDocument, text.size / 64)};
             normalize_walk(text, sink);
             if (sink.overflow) res.truncated[static_cast<std::size_t>(r)] = 1;
-            out.pattern_hits += static_cast<std::int64_t>(hits.size());
-            bool any_anchor = false;
-            for (const auto& h : hits) any_anchor = any_anchor || R.pat_role[h.pat] == kAnchor;
-            if (!any_anchor) continue;
+            if (anchors.empty()) continue;
+            // Pass 2: every phrase near the anchors, in the normalized text with offsets.
             normalize_into<true>(text, nt);
+            detail::hits_near_anchors(R, nt.data(), nt.size, anchors, hits);
+            out.pattern_hits += static_cast<std::int64_t>(hits.size());
             cands.clear();
             detail::confirm(R, nt.data(), nt.size, hits, o.min_precision, cands, out);
             if (cands.empty()) continue;

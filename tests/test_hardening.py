@@ -77,11 +77,11 @@ def test_zero_rows_and_many_tiny_files(tmp_path, tiny_index, human):
     pq.write_table(pa.table({"text": pa.array([], type=pa.string())}), empty)
     d = tmp_path / "many"
     d.mkdir()
-    for i in range(300):
+    for i in range(2000):
         _pq(d / f"s{i:04d}.parquet", [human[i % len(human)]])
     (d / "README.txt").write_text("not a corpus file: ignored by directory expansion")
     m = scan([empty, d], tiny_index, tmp_path / "out")
-    assert m["totals"]["files"] == 301 and m["totals"]["rows_read"] == 300
+    assert m["totals"]["files"] == 2001 and m["totals"]["rows_read"] == 2000
     assert m["inputs"][0]["rows_read"] == 0
     _accounted(m)
     assert verify(tmp_path / "out") == []
@@ -160,6 +160,23 @@ def test_large_and_pathological_documents_are_bounded(tmp_path, tiny, tiny_index
     t = pq.read_table(tmp_path / "out" / "findings")
     rows = set(t.column("row").to_pylist())
     assert 3 in rows  # the real copy is still found next to the noise
+
+
+def test_a_150_mb_document(tmp_path, tiny, tiny_index, human):
+    refs = pq.read_table(tiny["reference"]).column("text").to_pylist()
+    filler = " ".join(human)
+    reps = 150_000_000 // len(filler) + 2
+    doc = filler * (reps // 2) + " " + refs[7] + " As an AI language model, I cannot. " + filler * (reps // 2)
+    assert len(doc.encode()) > 150_000_000
+    f = _pq(tmp_path / "huge.parquet", [doc, "and a small one"])
+    del doc
+    m = scan([f], tiny_index, tmp_path / "out", ScanOptions(batch_rows=1))
+    _accounted(m)
+    t = pq.read_table(tmp_path / "out" / "findings").to_pylist()
+    assert {r["detector"] for r in t if r["row"] == 0} == {"copied_span", "self_id"}
+    text = pq.read_table(f).column("text")[0].as_py()
+    span = max((r for r in t if r["detector"] == "copied_span"), key=lambda r: r["end"] - r["start"])
+    assert text[span["start"]:span["end"]].strip() in refs[7]
 
 
 def test_millions_of_tiny_documents(tmp_path, tiny_index):
