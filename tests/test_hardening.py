@@ -354,3 +354,28 @@ def test_missing_inputs(tmp_path, tiny_index):
     (tmp_path / "d").mkdir()
     with pytest.raises(InputNotFound, match="holds no .parquet"):
         scan([tmp_path / "d"], tiny_index, tmp_path / "o")
+
+
+HUGE_PAGE_SCRIPT = """
+import sys
+from scanner.errors import InvalidInput
+from scanner.scan import scan
+try:
+    scan([sys.argv[1]], sys.argv[2], sys.argv[3])
+except InvalidInput as e:
+    print("ERROR", e)
+print("HWM", open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
+"""
+
+
+def test_tiny_file_declaring_a_huge_page_fails_fast_in_bounded_memory(tmp_path, tiny_index):
+    """tests/fixtures/huge_page.parquet: 6.5 kB whose one data page header declares 2 GiB uncompressed
+    (made by writing 200 MB of 'a' with zstd and patching the header's varint)."""
+    f = REPO / "tests" / "fixtures" / "huge_page.parquet"
+    assert f.stat().st_size < 10_000
+    r = subprocess.run([sys.executable, "-c", HUGE_PAGE_SCRIPT, str(f), str(tiny_index.path), str(tmp_path / "o")],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in r.stdout.strip().splitlines())
+    assert str(f) in lines["ERROR"] and "damaged" in lines["ERROR"]
+    assert int(lines["HWM"]) < 1_000_000  # kB: well below the 2 GiB the header asks for
