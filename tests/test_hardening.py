@@ -379,3 +379,20 @@ def test_tiny_file_declaring_a_huge_page_fails_fast_in_bounded_memory(tmp_path, 
     lines = dict(line.split(" ", 1) for line in r.stdout.strip().splitlines())
     assert str(f) in lines["ERROR"] and "damaged" in lines["ERROR"]
     assert int(lines["HWM"]) < 1_000_000  # kB: well below the 2 GiB the header asks for
+
+
+def test_in_memory_array_layouts_give_the_same_results(human):
+    """string, large_string, string_view, dictionary, chunked and sliced arrays into the native detectors."""
+    from scanner.self_id import Catalogue
+    m = Catalogue.load().compile()
+    texts = human[:30] + ["As an AI language model, I cannot do that.", None, ""]
+    base = m.scan(pa.array(texts))
+    variants = [pa.array(texts, type=pa.large_string()), pa.array(texts).dictionary_encode(),
+                pa.chunked_array([pa.array(texts[:10]), pa.array(texts[10:])]),
+                pa.array(["x"] * 5 + texts).slice(5)]
+    if hasattr(pa, "string_view"):
+        variants.append(pa.array(texts, type=pa.string_view()))
+    for v in variants:
+        got = m.scan(v)
+        for k in ("row_offsets", "rule", "start", "end"):
+            assert np.array_equal(got[k], base[k]), (v.type, k)
