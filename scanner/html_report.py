@@ -133,10 +133,22 @@ def _reference_texts(manifest: dict) -> tuple[Optional[object], dict]:
     return idx, {(idx.references[int(s)]["path"], rid): i for i, (s, rid) in enumerate(zip(idx.ref_source, ids))}
 
 
+def _pair(doc_html: str, ref_html: str) -> str:
+    """Corpus document and reference output side by side (both already escaped)."""
+    return ('<div class="pair"><div><div class="muted">corpus document</div><div class="text">' + doc_html +
+            '</div></div><div><div class="muted">reference output</div><div class="text">' + ref_html +
+            "</div></div></div>")
+
+
 def _examples(out: Path, m: dict, findings: pa.Table, n: int) -> str:
     text_col = m["options"].get("text_column", "text")
     idx, ref_pos = _reference_texts(m)
     parts = []
+
+    def texts_of(r):
+        doc = _row_texts(r["source"], text_col, [r["row"]]).get(r["row"], "")
+        key = (r["ref_source"], r["ref_id"])
+        return doc, idx.ref_text(ref_pos[key]) if idx is not None and key in ref_pos else ""
     det = findings.column("detector")
     spans = findings.filter(pc.equal(det, "copied_span"))
     if spans.num_rows:
@@ -144,31 +156,21 @@ def _examples(out: Path, m: dict, findings: pa.Table, n: int) -> str:
         best = spans.sort_by([("score", "descending"), ("source", "ascending"), ("row", "ascending")]).slice(0, n)
         parts.append("<h3>Longest copied spans</h3>")
         for r in best.to_pylist():
-            doc = _row_texts(r["source"], text_col, [r["row"]]).get(r["row"], "")
-            ref = ""
-            if idx is not None and (r["ref_source"], r["ref_id"]) in ref_pos:
-                ref = idx.ref_text(ref_pos[(r["ref_source"], r["ref_id"])])
+            doc, ref = texts_of(r)
             parts.append(f"<p><b>{int(r['score'])} characters</b> copied from reference <code>{_e(r['ref_id'])}</code>"
                          f" ({r['ref_count']} reference output(s) hold it) into <code>{_e(r['source'])}</code> row "
                          f"{r['row']} (id <code>{_e(r['doc_id'])}</code>), characters {r['start']}-{r['end']}</p>")
-            parts.append('<div class="pair"><div><div class="muted">corpus document</div><div class="text">'
-                         f"{_highlight(doc, [(r['start'], r['end'])])}</div></div>"
-                         '<div><div class="muted">reference output</div><div class="text">'
-                         f"{_highlight(ref, [(r['ref_start'], r['ref_end'])])}</div></div></div>")
+            parts.append(_pair(_highlight(doc, [(r["start"], r["end"])]),
+                               _highlight(ref, [(r["ref_start"], r["ref_end"])])))
     near = findings.filter(pc.equal(det, "near_duplicate"))
     if near.num_rows:
         best = near.sort_by([("score", "descending"), ("source", "ascending"), ("row", "ascending")]).slice(0, n)
         parts.append("<h3>Closest near-duplicates</h3>")
         for r in best.to_pylist():
-            doc = _row_texts(r["source"], text_col, [r["row"]]).get(r["row"], "")
-            ref = ""
-            if idx is not None and (r["ref_source"], r["ref_id"]) in ref_pos:
-                ref = idx.ref_text(ref_pos[(r["ref_source"], r["ref_id"])])
+            doc, ref = texts_of(r)
             parts.append(f"<p><b>Jaccard {r['score']:.3f}</b> with reference <code>{_e(r['ref_id'])}</code>: "
                          f"<code>{_e(r['source'])}</code> row {r['row']} (id <code>{_e(r['doc_id'])}</code>)</p>")
-            parts.append('<div class="pair"><div><div class="muted">corpus document</div><div class="text">'
-                         f"{_e(doc)}</div></div><div><div class=\"muted\">reference output</div><div class=\"text\">"
-                         f"{_e(ref)}</div></div></div>")
+            parts.append(_pair(_e(doc), _e(ref)))
     sid = findings.filter(pc.equal(det, "self_id"))
     if sid.num_rows:
         best = sid.sort_by([("precision", "ascending"), ("source", "ascending"), ("row", "ascending")]).slice(0, n)
