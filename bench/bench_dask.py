@@ -17,10 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _corpus import human_paragraphs, texts
+from _corpus import mixed_corpus, texts
 
 from scanner.distributed import connect, dask_executor
 from scanner.index import ReferenceIndex
@@ -28,22 +27,10 @@ from scanner.scan import ScanOptions, scan
 
 
 def build(work: Path, mb: float):
-    rng = np.random.default_rng(3)
     refs = texts("reference/openai_alpacaeval.parquet")
     pq.write_table(pa.table({"id": [f"r{i}" for i in range(len(refs))], "text": refs}), work / "refs.parquet")
-    human = human_paragraphs()
-    docs, size, i = [], 0, 0
-    while size < mb * 1e6:
-        d = human[int(rng.integers(len(human)))]
-        if i % 20 == 0:
-            w = refs[int(rng.integers(len(refs)))].split()
-            d = d + " " + " ".join(w[:int(rng.integers(60, 120))])
-        docs.append(d)
-        size += len(d.encode())
-        i += 1
-    pq.write_table(pa.table({"id": [f"d{j}" for j in range(len(docs))], "text": docs}), work / "corpus.parquet",
-                   row_group_size=2000)
-    return ReferenceIndex.build([work / "refs.parquet"], work / "index"), size / 1e6
+    real_mb, _ = mixed_corpus(work / "corpus.parquet", refs, mb, 3, paste_from_start=True, row_group_size=2000)
+    return ReferenceIndex.build([work / "refs.parquet"], work / "index"), real_mb
 
 
 def main() -> int:

@@ -16,10 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _corpus import human_paragraphs, selfid_snippets, texts
+from _corpus import mixed_corpus, texts
 
 from scanner.index import ReferenceIndex
 from scanner.report import summarize
@@ -34,28 +33,13 @@ def main() -> int:
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    rng = np.random.default_rng(11)
     refs = texts("reference/openai_alpacaeval.parquet")[:20000]
     pq.write_table(pa.table({"id": [f"r{i}" for i in range(len(refs))], "text": refs}), work / "refs.parquet")
-    human = human_paragraphs()
-    snippets = selfid_snippets()
-    docs, size, i = [], 0, 0
-    while size < args.mb * 1e6:
-        d = human[int(rng.integers(len(human)))]
-        if i % 20 == 0:
-            w = refs[int(rng.integers(len(refs)))].split()
-            a = int(rng.integers(0, max(1, len(w) - 60)))
-            d = d + " " + " ".join(w[a:a + int(rng.integers(60, 120))])
-        if i % 100 == 7:
-            d = d + " " + snippets[int(rng.integers(len(snippets)))]
-        docs.append(d)
-        size += len(d.encode())
-        i += 1
-    pq.write_table(pa.table({"id": [f"d{j}" for j in range(len(docs))], "text": docs}), work / "corpus.parquet",
-                   row_group_size=2000)
+    mb, n_docs = mixed_corpus(work / "corpus.parquet", refs, args.mb, 11, selfid_every=100, row_group_size=2000)
+    size = mb * 1e6
     idx = ReferenceIndex.build([work / "refs.parquet"], work / "index")
     groups = pq.ParquetFile(work / "corpus.parquet").metadata.num_row_groups
-    print(f"corpus {size / 1e6:.0f} MB, {len(docs)} documents, {groups} row groups; {len(refs)} references",
+    print(f"corpus {mb:.0f} MB, {n_docs} documents, {groups} row groups; {len(refs)} references",
           file=sys.stderr)
     t = time.perf_counter()
     scan([work / "corpus.parquet"], idx, work / "full")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _corpus import human_paragraphs, texts
+from _corpus import mixed_corpus, texts
 
 from scanner.index import ReferenceIndex
 from scanner.scan import scan
@@ -29,19 +29,7 @@ WORK = Path("/tmp/scanner-bench-scaling")
 
 
 def corpus(path: Path, refs: list, mb: float, seed: int = 4) -> float:
-    rng = np.random.default_rng(seed)
-    human = human_paragraphs()
-    docs, size, i = [], 0, 0
-    while size < mb * 1e6:
-        d = human[int(rng.integers(len(human)))]
-        if i % 20 == 0:
-            w = refs[int(rng.integers(len(refs)))].split()
-            d = d + " " + " ".join(w[:int(rng.integers(60, 120))])
-        docs.append(d)
-        size += len(d.encode())
-        i += 1
-    pq.write_table(pa.table({"text": docs}), path, row_group_size=4000)
-    return size / 1e6
+    return mixed_corpus(path, refs, mb, seed, paste_from_start=True, ids=False)[0]
 
 
 def timed_scan(path: Path, idx, out: Path) -> float:

@@ -25,10 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from _corpus import human_paragraphs, selfid_snippets, texts
+from _corpus import mixed_corpus, texts
 
 from scanner.index import ReferenceIndex
 from scanner.scan import ScanOptions, scan
@@ -37,24 +36,8 @@ WORD = re.compile(r"\w+")
 
 
 def make_corpus(path: Path, refs: list, mb: float, seed: int = 9) -> float:
-    rng = np.random.default_rng(seed)
-    human, snippets = human_paragraphs(), selfid_snippets()
-    docs, size, i = [], 0, 0
-    while size < mb * 1e6:
-        d = human[int(rng.integers(len(human)))]
-        if i % 20 == 0:
-            w = refs[int(rng.integers(len(refs)))].split()
-            a = int(rng.integers(0, max(1, len(w) - 60)))
-            d = d + " " + " ".join(w[a:a + int(rng.integers(60, 120))])
-        if i % 50 == 7:
-            d = refs[int(rng.integers(len(refs)))]  # a whole copied answer
-        if i % 100 == 11:
-            d = d + " " + snippets[int(rng.integers(len(snippets)))]
-        docs.append(d)
-        size += len(d.encode())
-        i += 1
-    pq.write_table(pa.table({"id": [f"d{j}" for j in range(len(docs))], "text": docs}), path, row_group_size=4000)
-    return size / 1e6
+    """Human paragraphs with, per 100 documents, 5 pasted passages, 2 whole answers, 1 self-ID snippet."""
+    return mixed_corpus(path, refs, mb, seed, whole_every=50, selfid_every=100, selfid_at=11)[0]
 
 
 def baseline(corpus: Path, refs: list, out: Path) -> float:

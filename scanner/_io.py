@@ -27,21 +27,6 @@ def fsync_write(path: Path, data) -> str:
     return hashlib.sha256(buf).hexdigest()
 
 
-def atomic_write(path: Path, data) -> str:
-    """Writes under a unique temporary name beside path, fsyncs, then renames: a reader (or a crash, or a
-    full disk) never leaves a partial file under the final name. Returns the SHA-256."""
-    import uuid
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        digest = fsync_write(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return digest
-
-
 def progress(paths, enabled: bool, desc: str):
     """A tqdm bar on stderr counting rows (total known for Parquet), or None."""
     if not enabled:

@@ -144,11 +144,9 @@ class _Sink:
             store.makedirs(rel.rsplit("/", 1)[0])
         self.tmp = store.temp_for(rel)
         self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
-        self.schema = schema
         self.target = max(1, target_rows)
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
-        self.rows = 0
 
     def write(self, table: pa.Table):
         if table.num_rows == 0:
@@ -162,7 +160,6 @@ class _Sink:
         t = pa.concat_tables(self.pending)
         head, rest = t.slice(0, n), t.slice(n)
         self.writer.write_table(head, row_group_size=n)
-        self.rows += head.num_rows
         self.pending = [rest] if rest.num_rows else []
         self.pending_rows = rest.num_rows
 

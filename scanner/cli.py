@@ -66,7 +66,7 @@ def index_cmd(reference, out, text_column, id_column, num_perm, seed, ngram, thr
                                    progress=progress, overwrite=force, span_params=SpanParams(window=span_window))
     except (ScannerError, OSError) as e:
         _fail(e)
-    click.echo(json.dumps({"index": idx.location or str(idx.path), "references": idx.n_refs, "bands": idx.bands,
+    click.echo(json.dumps({"index": idx.location, "references": idx.n_refs, "bands": idx.bands,
                            "rows": idx.rows, "checksum_sha256": idx.checksum}))
 
 

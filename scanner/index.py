@@ -96,6 +96,7 @@ class ReferenceIndex:
 
     def __init__(self, path: Path, manifest: dict, arrays: dict, checksum: str):
         self.path = path
+        self.location = str(path)  # where it was opened from: this path, or the URL whose local copy it is
         self.manifest = manifest
         self._arrays = arrays
         self.checksum = checksum
@@ -318,8 +319,6 @@ class ReferenceIndex:
     def verify(self) -> None:
         """Re-hashes every array file against the manifest (raises IndexFormatError)."""
         ReferenceIndex.load(self.path, verify=True)
-
-    location: str = ""  # where the index was opened from: its path, or its URL (then self.path is the local copy)
 
     # ---- detectors ----------------------------------------------------------------------------------------
 

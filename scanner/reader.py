@@ -8,7 +8,6 @@ finding can name its file and row.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import pyarrow as pa
 
 from .arrow_bridge import as_text_array
 from .errors import InputNotFound, InvalidInput
-from .storage import expand_url, is_url, open_binary, parquet_file
+from .storage import expand_url, is_url, open_binary, parquet_file, sha256_file  # noqa: F401 (re-exported)
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -74,16 +73,6 @@ def file_kind(path: str) -> str:
         return "jsonl"
     raise InvalidInput(f"{path}: unknown file type; use .parquet or .jsonl files")
 
-
-def sha256_file(path: str, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open_binary(path) as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def count_rows(path: str) -> Optional[int]:

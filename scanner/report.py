@@ -105,10 +105,8 @@ def group_breakdown(out: Store, m: dict, findings, column: str) -> list:
             if sh.get("skipped"):
                 sk = out.read_table(sh["skipped"], columns=["row"]).column("row").to_numpy()
                 considered[sk] = False
-        vals = values.fill_null("(null)").to_pylist()
-        for v, c in zip(vals, considered.tolist()):
-            if c:
-                groups.setdefault(v, {"scanned": 0, "flagged": {}})["scanned"] += 1
+        for vc in pc.value_counts(values.fill_null("(null)").filter(pa.array(considered))).to_pylist():
+            groups.setdefault(vc["values"], {"scanned": 0, "flagged": {}})["scanned"] += vc["counts"]
         if findings is not None and findings.num_rows:
             f = findings.filter(pc.equal(findings.column("source"), path))
             for det in m["detectors"] + ["any"]:
@@ -214,12 +212,11 @@ def summarize(out_dir, top: int = 10, group_by: Optional[str] = None) -> dict:
     self_id = {}
     if "self_id" in m["detectors"] and table is not None and table.num_rows:
         sid = table.filter(np.asarray(table.column("detector").to_numpy(zero_copy_only=False) == "self_id"))
+        rows, srcs = sid.column("row").to_pylist(), sid.column("source").to_pylist()
         for key in ("vendor", "family", "lang", "precision"):
             col = [v if v is not None else "(none named)" for v in sid.column(key).to_pylist()]
-            rows = sid.column("row").to_numpy()
-            srcs = sid.column("source").to_pylist()
             groups: dict = {}
-            for v, r, src in zip(col, rows.tolist(), srcs):
+            for v, r, src in zip(col, rows, srcs):
                 g = groups.setdefault(v, [0, set()])
                 g[0] += 1
                 g[1].add((src, r))

@@ -84,12 +84,19 @@ def sampled_row_numbers(path: str, key: str, fraction: float, seed: int, rows_to
         sizes = [md.row_group(g).num_rows for g in range(md.num_row_groups)]
         picked = [r for _, _, r in chosen_rows(seed, key, fraction, sizes) if r is not None]
     else:
-        picked = []
-        for u in range((rows_total + JSONL_UNIT_ROWS - 1) // JSONL_UNIT_ROWS):
-            _, base = _group_uniform(seed, key, u)
-            rows = np.arange(u * JSONL_UNIT_ROWS, min(rows_total, (u + 1) * JSONL_UNIT_ROWS), dtype=np.int64)
-            picked.append(rows[row_uniforms(base, rows) < fraction])
+        rows = np.arange(rows_total, dtype=np.int64)
+        picked = [rows[_jsonl_chosen(seed, key, fraction, rows)]]
     return np.concatenate(picked) if picked else np.zeros(0, np.int64)
+
+
+def _jsonl_chosen(seed: int, key: str, fraction: float, rows: np.ndarray) -> np.ndarray:
+    """Which of these JSONL rows the sample holds (units of JSONL_UNIT_ROWS rows, every row with p = fraction)."""
+    units = rows // JSONL_UNIT_ROWS
+    keep = np.zeros(len(rows), dtype=bool)
+    for u in np.unique(units).tolist():
+        m = units == u
+        keep[m] = row_uniforms(_group_uniform(seed, key, int(u))[1], rows[m]) < fraction
+    return keep
 
 
 @dataclass
@@ -101,7 +108,6 @@ class SampledFile:
     fraction: float
     seed: int
     rows_total: int = 0
-    n_groups: int = 0
     groups_sampled: int = 0
     p_group: float = 1.0
     p_row: float = 1.0
@@ -124,10 +130,9 @@ class SampledFile:
     def _parquet(self, text_column, id_column, batch_rows, id_required, groups):
         pf, cols, use_id = open_parquet_text(self.path, text_column, id_column, id_required)
         md = pf.metadata
-        self.n_groups = md.num_row_groups
-        self.p_group, self.p_row = probabilities(self.fraction, self.n_groups)
-        sizes = [md.row_group(g).num_rows for g in range(self.n_groups)]
-        g0, g1 = (0, self.n_groups) if groups is None else groups
+        sizes = [md.row_group(g).num_rows for g in range(md.num_row_groups)]
+        self.p_group, self.p_row = probabilities(self.fraction, len(sizes))
+        g0, g1 = (0, len(sizes)) if groups is None else groups
         self.rows_total = sum(sizes[g0:g1])
         for g, start, chosen in chosen_rows(self.seed, self.key, self.fraction, sizes):
             if not g0 <= g < g1 or chosen is None:
@@ -155,13 +160,9 @@ class SampledFile:
             rows = b.rows.to_numpy()
             self.rows_total = int(rows[-1]) + 1
             units = rows // JSONL_UNIT_ROWS
-            keep = np.zeros(len(rows), dtype=bool)
-            for u in np.unique(units).tolist():
-                _, base = _group_uniform(self.seed, self.key, int(u))
-                m = units == u
-                keep[m] = row_uniforms(base, rows[m]) < self.p_row
-                units_seen.add(int(u))
-            self.n_groups = self.groups_sampled = len(units_seen)
+            keep = _jsonl_chosen(self.seed, self.key, self.p_row, rows)
+            units_seen.update(np.unique(units).tolist())
+            self.groups_sampled = len(units_seen)
             if keep.any():
                 idx = pa.array(np.flatnonzero(keep))
                 yield (TextBatch(int(rows[keep][0]), b.texts.take(idx), None if b.ids is None else b.ids.take(idx),

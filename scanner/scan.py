@@ -487,8 +487,8 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
             if bar is not None:
                 bar.close()
         else:
-            for rec in executor(todo, out.root):
-                records[f"{rec['file']:05d}-{rec['shard']['unit']:05d}"] = rec
+            for u, rec in zip(todo, executor(todo, out.root)):  # the executor returns records in unit order
+                records[u.name] = rec
     manifest = _assemble(ctx, inputs, units, records, opts)
     _write_json(out, "manifest.json", manifest)
     return manifest
@@ -506,20 +506,7 @@ def _assemble(ctx: ScanContext, inputs: list, units: list, records: dict, opts: 
                 totals_stats[det][k] = totals_stats[det].get(k, 0) + v
     out_inputs = []
     for i, base in enumerate(inputs):
-        rec = dict(base)
-        agg = {"rows_read": 0, "rows_scanned": 0, "rows_skipped": {}, "characters": 0, "characters_squared": 0,
-               "tokens": 0, "copied_characters": 0, "findings": {}, "documents_flagged": {}}
-        for r in per_file[i]:
-            c = r["counts"]
-            for k in ("rows_read", "rows_scanned", "characters", "characters_squared", "tokens",
-                      "copied_characters"):
-                agg[k] += c[k]
-            for group in ("rows_skipped", "findings", "documents_flagged"):
-                for k, v in c[group].items():
-                    agg[group][k] = agg[group].get(k, 0) + v
-        for group in ("rows_skipped", "findings", "documents_flagged"):
-            agg[group] = dict(sorted(agg[group].items()))
-        rec.update(agg)
+        rec = dict(base) | _sum_counts([r["counts"] for r in per_file[i]])
         rec["shards"] = [r["shard"] for r in per_file[i]]
         out_inputs.append(rec)
     return {
@@ -527,11 +514,11 @@ def _assemble(ctx: ScanContext, inputs: list, units: list, records: dict, opts: 
         "format_version": MANIFEST_VERSION,
         "tool": "scanner",
         "tool_version": __version__,
-        "index": {"path": idx.location or str(idx.path), "checksum_sha256": idx.checksum, "n_refs": idx.n_refs,
+        "index": {"path": idx.location, "checksum_sha256": idx.checksum, "n_refs": idx.n_refs,
                   "params": idx.manifest["params"], "lsh": idx.manifest["lsh"],
                   "references": idx.references},
         "options": ctx.options_record(),
-        "control": None if control is None else {"path": control.location or str(control.path),
+        "control": None if control is None else {"path": control.location,
                                                  "checksum_sha256": control.checksum,
                                                  "n_refs": control.n_refs, "references": control.references},
         "detectors": list(opts.detectors),
@@ -594,13 +581,18 @@ def _units_table(path: str, unit_rows: list, unit_chars: list, unit_copied: list
     return pa.table(cols)
 
 
-def _totals(inputs: list) -> dict:
-    t = {"files": len(inputs), "rows_read": 0, "rows_scanned": 0, "rows_skipped": {}, "characters": 0,
-         "characters_squared": 0, "tokens": 0, "copied_characters": 0, "findings": {}, "documents_flagged": {}}
-    for rec in inputs:
+def _sum_counts(parts: list) -> dict:
+    """Row, character and finding counts summed over units (into a file) or files (into totals)."""
+    t = {"rows_read": 0, "rows_scanned": 0, "rows_skipped": {}, "characters": 0, "characters_squared": 0,
+         "tokens": 0, "copied_characters": 0, "findings": {}, "documents_flagged": {}}
+    for rec in parts:
         for k in ("rows_read", "rows_scanned", "characters", "characters_squared", "tokens", "copied_characters"):
             t[k] += rec[k]
         for group in ("rows_skipped", "findings", "documents_flagged"):
             for k, v in rec[group].items():
                 t[group][k] = t[group].get(k, 0) + v
     return t
+
+
+def _totals(inputs: list) -> dict:
+    return {"files": len(inputs)} | _sum_counts(inputs)

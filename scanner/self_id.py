@@ -43,7 +43,6 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -51,6 +50,7 @@ import numpy as np
 from . import _core
 from .arrow_bridge import as_text_array, text_buffers
 from .errors import InputNotFound, InvalidInput
+from .storage import is_file, open_binary
 
 PRECISIONS = ("low", "medium", "high")
 FAMILIES = ("vendor_attribution", "ai_disclaimer", "knowledge_cutoff", "refusal_boilerplate")
@@ -236,6 +236,11 @@ def parse_rules(data: bytes, source: str) -> list[Rule]:
     return rules
 
 
+def builtin_rules() -> bytes:
+    """The bytes of the built-in catalogue this install ships."""
+    return resources.files("scanner").joinpath("data/self_id_rules.jsonl").read_bytes()
+
+
 class Catalogue:
     """A validated list of rules and the files they came from (path, SHA-256, rule count)."""
 
@@ -256,15 +261,15 @@ class Catalogue:
         rules: list[Rule] = []
         sources = []
         if builtin:
-            data = resources.files("scanner").joinpath("data/self_id_rules.jsonl").read_bytes()
+            data = builtin_rules()
             got = parse_rules(data, BUILTIN)
             rules += got
             sources.append({"path": BUILTIN, "sha256": hashlib.sha256(data).hexdigest(), "rules": len(got)})
         for p in paths:
-            path = Path(p)
-            if not path.is_file():
+            if not is_file(p):
                 raise InputNotFound(f"pattern file {p} does not exist")
-            data = path.read_bytes()
+            with open_binary(p) as f:
+                data = f.read()
             got = parse_rules(data, str(p))
             rules += got
             sources.append({"path": str(p), "sha256": hashlib.sha256(data).hexdigest(), "rules": len(got)})

@@ -48,6 +48,15 @@ def open_binary(path):
     return open(path, "rb")
 
 
+def sha256_file(path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file at a local path or a URL."""
+    h = hashlib.sha256()
+    with open_binary(path) as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def file_size(path) -> int:
     if is_url(path):
         fs, p = _fs(str(path))
@@ -179,11 +188,7 @@ class Store:
             return f.read()
 
     def sha256(self, rel: str) -> str:
-        h = hashlib.sha256()
-        with (self.fs.open(self._p(rel), "rb") if self.remote else open(self.path(rel), "rb")) as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+        return sha256_file(self.path(rel))
 
     def temp_for(self, rel: str) -> Path:
         """A fresh local file name to write rel's content to before publish()."""
@@ -223,15 +228,12 @@ class Store:
         tmp = self.temp_for(rel)
         try:
             pq.write_table(table, tmp, **kw)
-            h = hashlib.sha256()
-            with open(tmp, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
+            digest = sha256_file(tmp)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         self.publish(tmp, rel)
-        return h.hexdigest()
+        return digest
 
     def read_table(self, rel: str, columns=None) -> pa.Table:
         """A Parquet file, or all the Parquet files of a directory in name order, as one table."""
