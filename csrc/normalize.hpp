@@ -23,6 +23,10 @@
 #include "common.hpp"
 #include "unicode_data.inc"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace scanner {
 
 enum CharKind : std::uint8_t { kOther = 0, kWord = 1, kSingle = 2, kSpace = 3, kDrop = 4 };
@@ -108,18 +112,70 @@ struct AsciiTable {
             const unsigned fk = k == kSpace || k == kDrop ? k : unicode_entry(fold[c]) & 7;
             word_fold[c] = fk == kDrop ? 0xff : fk == kWord ? fold[c] : 0x80;
         }
+        // The 16-byte fast path (ascii_block) hard-codes what the tables say of printable ASCII: it
+        // folds to itself except A-Z to a-z, only ' ' is a space, nothing is dropped, and the word
+        // characters are exactly a-z, A-Z and 0-9. It is used only if the tables agree.
+        blocks = fold[0x20] == 0xfe;
+        for (unsigned c = 0x21; c < 0x7f; ++c) {
+            const bool upper = c >= 'A' && c <= 'Z';
+            const bool alnum = upper || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+            const std::uint8_t low = static_cast<std::uint8_t>(upper ? c + 0x20 : c);
+            blocks = blocks && fold[c] == low && word_fold[c] == (alnum ? low : 0x80);
+        }
     }
+    bool blocks = false;
 };
 // Built once at load time, so hot loops read it without a guard check.
 inline const AsciiTable kAscii;
+
+// 16 bytes of printable ASCII (0x20..0x7e), the bulk of most corpora, folded at once: `lower` holds
+// them with A-Z lowered, bit j of `space` / `word` says byte j is ' ' / a word character (a-z, 0-9).
+struct AsciiBlock {
+    std::uint8_t lower[16];
+    std::uint32_t space, word;
+};
+
+// False (and b untouched) when any of the 16 bytes at p is a control character, DEL or not ASCII.
+inline bool ascii_block(const std::uint8_t* p, AsciiBlock& b) {
+#if defined(__SSE2__)
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    // Bytes >= 0x80 are negative as signed bytes, so "< 0x20" catches them with the controls.
+    const __m128i special = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+    if (_mm_movemask_epi8(special) != 0) return false;
+    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
+    const __m128i low = _mm_add_epi8(v, _mm_and_si128(upper, _mm_set1_epi8(0x20)));
+    const __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(low, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(low, _mm_set1_epi8('z' + 1)));
+    const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b.lower), low);
+    b.space = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' '))));
+    b.word = static_cast<std::uint32_t>(_mm_movemask_epi8(_mm_or_si128(alpha, digit)));
+    return true;
+#else
+    for (int j = 0; j < 16; ++j)
+        if (p[j] < 0x20 || p[j] >= 0x7f) return false;
+    b.space = b.word = 0;
+    for (int j = 0; j < 16; ++j) {
+        const std::uint8_t c = p[j];
+        b.lower[j] = static_cast<std::uint8_t>(c >= 'A' && c <= 'Z' ? c + 0x20 : c);
+        const std::uint8_t l = b.lower[j];
+        b.space |= static_cast<std::uint32_t>(c == ' ') << j;
+        b.word |= static_cast<std::uint32_t>((l >= 'a' && l <= 'z') || (c >= '0' && c <= '9')) << j;
+    }
+    return true;
+#endif
+}
 
 }  // namespace detail
 
 // normalize_walk(): the normalized bytes of text, handed one at a time to
 // sink.put(byte, original byte offset of its code point), in order; before up
 // to `extra` bytes are put, sink.reserve(extra) is called (buffer sinks grow
-// there, streaming sinks ignore it). normalize_into() collects them; the
-// pattern matcher runs its automaton on them without a buffer.
+// there, streaming sinks ignore it). Runs of printable ASCII go to
+// sink.put_run(bytes, n, src0) instead: n bytes whose k-th came from original
+// offset src0 + k, except that a space (always followed by a non-space in the
+// run) has the offset of the character after it, as put() would give it.
+// normalize_into() collects them; the pattern matcher runs its automaton on
+// them without a buffer.
 template <class Sink>
 inline void normalize_walk(ByteSpan text, Sink& sink) {
     const auto& at = detail::kAscii;
@@ -141,9 +197,9 @@ inline void normalize_walk(ByteSpan text, Sink& sink) {
     };
     const std::uint8_t* p = text.data;
     const std::size_t n = text.size;
-    std::size_t i = 0;
     static const std::uint8_t kReplacement[3] = {0xef, 0xbf, 0xbd};
-    while (i < n) {
+    // One code point at i, the reference behaviour; returns the index after it.
+    auto one = [&](std::size_t i) -> std::size_t {
         const std::uint8_t c = p[i];
         if (c < 0x80) {
             const std::uint8_t f = at.fold[c];
@@ -158,8 +214,7 @@ inline void normalize_walk(ByteSpan text, Sink& sink) {
                 sink.put(f, static_cast<std::uint32_t>(i));
                 any = true;
             }
-            ++i;
-            continue;
+            return i + 1;
         }
         std::size_t len;
         const std::uint32_t cp = decode_utf8(p + i, n - i, len);
@@ -175,8 +230,33 @@ inline void normalize_walk(ByteSpan text, Sink& sink) {
                 else emit(p + i, len, src);
             }
         }
-        i += len;
+        return i + len;
+    };
+    std::size_t i = 0;
+    if (at.blocks) {
+        detail::AsciiBlock blk;
+        while (i + 16 <= n) {
+            if (!detail::ascii_block(p + i, blk) || (blk.space & (blk.space >> 1)) != 0) {
+                // Not 16 printable ASCII bytes with single spaces: these bytes one code point at a time.
+                const std::size_t stop = i + 16;
+                while (i < stop) i = one(i);
+                continue;
+            }
+            // A leading space only marks a pending one; a trailing one is left pending for what follows.
+            const std::size_t start = blk.space & 1, end = (blk.space >> 15) & 1 ? 15 : 16;
+            if (start) pending_space = true;
+            sink.reserve(end - start + 1);
+            if (pending_space) {  // byte `start` is not a space
+                if (any) sink.put(' ', static_cast<std::uint32_t>(i + start));
+                pending_space = false;
+            }
+            sink.put_run(blk.lower + start, end - start, static_cast<std::uint32_t>(i + start));
+            any = true;
+            if (end == 15) pending_space = true;
+            i += 16;
+        }
     }
+    while (i < n) i = one(i);
 }
 
 namespace detail {
@@ -205,6 +285,12 @@ struct BufferSink {
         o[w] = b;
         if (kKeepOffsets) so[w] = src;
         ++w;
+    }
+    void put_run(const std::uint8_t* b, std::size_t n, std::uint32_t src0) {
+        std::memcpy(o + w, b, n);
+        if (kKeepOffsets)
+            for (std::size_t k = 0; k < n; ++k) so[w + k] = src0 + static_cast<std::uint32_t>(k) + (b[k] == ' ');
+        w += n;
     }
 };
 
@@ -304,7 +390,30 @@ inline void tokenize(ByteSpan text, TokenText& out) {
     };
     static const std::uint8_t kReplacement[3] = {0xef, 0xbf, 0xbd};
     std::size_t i = 0;
+    // 16 printable ASCII bytes at once: lowered and stored whole, separators included (a token is a
+    // byte range, so what lies between tokens does not matter); token bounds come from the word mask.
+    std::size_t next_block = at.blocks ? 0 : n;
+    detail::AsciiBlock blk;
     while (i < n) {
+        if (i >= next_block && i + 16 <= n) {
+            if (detail::ascii_block(p + i, blk)) {
+                std::memcpy(o + w, blk.lower, 16);
+                const std::uint32_t m = blk.word;
+                // bit j: byte j starts a token (word after non-word) or ends one (non-word after word)
+                std::uint32_t edges = (m ^ ((m << 1) | (w != tok ? 1u : 0u))) & 0xffffu;
+                while (edges != 0) {
+                    const unsigned j = static_cast<unsigned>(__builtin_ctz(edges));
+                    if ((m >> j) & 1u) tok = w + j;
+                    else out.tokens.push_back(Token{static_cast<std::uint32_t>(tok), static_cast<std::uint32_t>(w + j)});
+                    edges &= edges - 1;
+                }
+                w += 16;
+                if (((m >> 15) & 1u) == 0) tok = w;
+                i += 16;
+                continue;
+            }
+            next_block = i + 16;
+        }
         const std::uint8_t c = p[i];
         if (c < 0x80) {
             // Invariant: room for every remaining input byte plus the pad, so ASCII needs no check.

@@ -153,6 +153,9 @@ struct MatchSink {
             else overflow = true;
         });
     }
+    void put_run(const std::uint8_t* b, std::size_t n, std::uint32_t src0) {
+        for (std::size_t k = 0; k < n; ++k) put(b[k], src0);
+    }
 };
 
 // Every occurrence inside the windows of normalized text T around the anchor occurrences `anchors`

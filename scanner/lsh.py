@@ -6,17 +6,23 @@ from functools import lru_cache
 
 import numpy as np
 
-# Gauss-Legendre nodes on [-1, 1]; the integrands are polynomials of degree <= num_perm,
-# so 200 nodes integrate them to rounding error for num_perm up to 399, and far better than
-# the tolerance of datasketch's adaptive quadrature above that.
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(200)
+
+@lru_cache(maxsize=1)
+def _gauss_legendre() -> tuple:
+    """Gauss-Legendre nodes and weights on [-1, 1]; the integrands are polynomials of degree <= num_perm,
+    so 200 nodes integrate them to rounding error for num_perm up to 399, and far better than the
+    tolerance of datasketch's adaptive quadrature above that. Computed when an index is built, not at
+    import: the eigen-solver wakes OpenBLAS's thread pool, whose threads then spin for a while on the
+    cores a scan wants."""
+    return np.polynomial.legendre.leggauss(200)
 
 
 def _integrate(f, lo: float, hi: float) -> float:
     if hi <= lo:
         return 0.0
-    x = 0.5 * (hi - lo) * _NODES + 0.5 * (hi + lo)
-    return float(0.5 * (hi - lo) * np.dot(_WEIGHTS, f(x)))
+    nodes, weights = _gauss_legendre()
+    x = 0.5 * (hi - lo) * nodes + 0.5 * (hi + lo)
+    return float(0.5 * (hi - lo) * np.dot(weights, f(x)))
 
 
 def false_positive_probability(threshold: float, b: int, r: int) -> float:

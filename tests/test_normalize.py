@@ -25,6 +25,25 @@ bytes_st = st.one_of(text_st.map(lambda s: s.encode("utf-8")),
                               max_size=8).map(b"".join))
 
 
+# Mostly printable ASCII, long enough to cross many 16-byte blocks: the fast path for such blocks must
+# agree with the code-point path at every block edge (space runs, controls, case, a stray non-ASCII byte).
+ascii_st = st.lists(st.one_of(st.text(alphabet="abcxyzABCXYZ0189 .,'-_", min_size=1, max_size=24),
+                              st.sampled_from([" ", "  ", "\n", "\t", "\r\n", "\x00", "\x7f", "\x1f", "é", "Ω", "我",
+                                               "\u200b", "Ｈ"])),
+                    max_size=60).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ascii_st)
+def test_ascii_blocks_match_oracle(text):
+    data = text.encode("utf-8")
+    got, src = _core.normalize(data)
+    want, want_src = naive.normalize(data)
+    assert got == want
+    assert src.tolist() == want_src
+    assert _core.tokens(data) == naive.tokens(data)
+
+
 def test_tables_match_this_python():
     # The oracle reads Python's unicodedata; the generated tables were made from the same version.
     assert _core.UNICODE_VERSION == unicodedata.unidata_version
