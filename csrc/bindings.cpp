@@ -12,6 +12,7 @@
 #include "minhash.hpp"
 #include "near_dup.hpp"
 #include "normalize.hpp"
+#include "one_pass.hpp"
 #include "pattern_set.hpp"
 #include "self_id.hpp"
 #include "span_match.hpp"
@@ -162,6 +163,62 @@ PatternHits pattern_hits(const PatternSet& set, const TextColumn& col, bool norm
     return res;
 }
 
+// The three detectors' results as dicts of numpy arrays and counters (the arrays are moved, not copied).
+py::dict near_dup_dict(NearDupResult&& r) {
+    py::dict d;
+    d["row_offsets"] = to_numpy(std::move(r.row_offsets));
+    d["ref"] = to_numpy(std::move(r.ref));
+    d["score"] = to_numpy(std::move(r.score));
+    d["estimate"] = to_numpy(std::move(r.estimate));
+    d["status"] = to_numpy(std::move(r.status));
+    d["n_codepoints"] = to_numpy(std::move(r.n_codepoints));
+    d["n_tokens"] = to_numpy(std::move(r.n_tokens));
+    d["candidates"] = r.candidates;
+    d["prefilter_passed"] = r.prefilter_passed;
+    d["verified"] = r.verified;
+    d["verify_truncated"] = r.verify_truncated;
+    d["matches_truncated"] = r.matches_truncated;
+    return d;
+}
+
+py::dict span_dict(SpanResult&& r) {
+    py::dict d;
+    d["row_offsets"] = to_numpy(std::move(r.row_offsets));
+    d["start"] = to_numpy(std::move(r.start));
+    d["end"] = to_numpy(std::move(r.end));
+    d["ref"] = to_numpy(std::move(r.ref));
+    d["ref_start"] = to_numpy(std::move(r.ref_start));
+    d["ref_end"] = to_numpy(std::move(r.ref_end));
+    d["ref_count"] = to_numpy(std::move(r.ref_count));
+    d["common"] = to_numpy(std::move(r.common));
+    d["chars"] = to_numpy(std::move(r.chars));
+    d["copied_chars"] = to_numpy(std::move(r.copied_chars));
+    d["truncated"] = to_numpy(std::move(r.truncated));
+    d["windows"] = r.windows;
+    d["filter_hits"] = r.filter_hits;
+    d["searches"] = r.searches;
+    d["matches"] = r.matches;
+    return d;
+}
+
+py::dict self_id_dict(SelfIdResult&& r) {
+    py::dict d;
+    d["row_offsets"] = to_numpy(std::move(r.row_offsets));
+    d["rule"] = to_numpy(std::move(r.rule));
+    d["start"] = to_numpy(std::move(r.start));
+    d["end"] = to_numpy(std::move(r.end));
+    d["sent_start"] = to_numpy(std::move(r.sent_start));
+    d["sent_end"] = to_numpy(std::move(r.sent_end));
+    d["precision"] = to_numpy(std::move(r.precision));
+    d["quoted"] = to_numpy(std::move(r.quoted));
+    d["truncated"] = to_numpy(std::move(r.truncated));
+    d["pattern_hits"] = r.pattern_hits;
+    d["anchor_hits"] = r.anchor_hits;
+    d["confirmed"] = r.confirmed;
+    d["below_precision"] = r.below_precision;
+    return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -198,6 +255,17 @@ PYBIND11_MODULE(_core, m) {
             out.append(py::bytes(reinterpret_cast<const char*>(tt.data() + t.begin), t.end - t.begin));
         return out;
     }, py::arg("text"), "Word tokens of the normalized text, as UTF-8 bytes.");
+
+    m.def("tokens_of_normalized", [](const py::bytes& text) {
+        NormalizedText nt;
+        normalize_into<false>(bytes_span(text), nt);
+        std::vector<Token> toks;
+        tokenize_normalized(nt.data(), nt.size, toks);
+        py::list out;
+        for (const Token& t : toks)
+            out.append(py::bytes(reinterpret_cast<const char*>(nt.data() + t.begin), t.end - t.begin));
+        return out;
+    }, py::arg("text"), "tokens(text) computed the one-pass way, from the normalized text; for tests.");
 
     m.def("shingle_hashes", [](const py::bytes& text, int k, int mode) {
         if (k < 1) throw InvalidArgument("k must be >= 1");
@@ -316,20 +384,7 @@ PYBIND11_MODULE(_core, m) {
                 py::gil_scoped_release release;
                 r = near_dup_scan(c.col, self.idx, o);
             }
-            py::dict d;
-            d["row_offsets"] = to_numpy(std::move(r.row_offsets));
-            d["ref"] = to_numpy(std::move(r.ref));
-            d["score"] = to_numpy(std::move(r.score));
-            d["estimate"] = to_numpy(std::move(r.estimate));
-            d["status"] = to_numpy(std::move(r.status));
-            d["n_codepoints"] = to_numpy(std::move(r.n_codepoints));
-            d["n_tokens"] = to_numpy(std::move(r.n_tokens));
-            d["candidates"] = r.candidates;
-            d["prefilter_passed"] = r.prefilter_passed;
-            d["verified"] = r.verified;
-            d["verify_truncated"] = r.verify_truncated;
-            d["matches_truncated"] = r.matches_truncated;
-            return d;
+            return near_dup_dict(std::move(r));
         }, py::arg("column"), py::arg("threshold"), py::arg("prefilter"), py::arg("max_verify"),
            py::arg("max_matches"), py::arg("threads"));
 
@@ -432,23 +487,7 @@ PYBIND11_MODULE(_core, m) {
                 py::gil_scoped_release release;
                 r = span_scan(c.col, self.idx, control ? &control->idx : nullptr, o);
             }
-            py::dict d;
-            d["row_offsets"] = to_numpy(std::move(r.row_offsets));
-            d["start"] = to_numpy(std::move(r.start));
-            d["end"] = to_numpy(std::move(r.end));
-            d["ref"] = to_numpy(std::move(r.ref));
-            d["ref_start"] = to_numpy(std::move(r.ref_start));
-            d["ref_end"] = to_numpy(std::move(r.ref_end));
-            d["ref_count"] = to_numpy(std::move(r.ref_count));
-            d["common"] = to_numpy(std::move(r.common));
-            d["chars"] = to_numpy(std::move(r.chars));
-            d["copied_chars"] = to_numpy(std::move(r.copied_chars));
-            d["truncated"] = to_numpy(std::move(r.truncated));
-            d["windows"] = r.windows;
-            d["filter_hits"] = r.filter_hits;
-            d["searches"] = r.searches;
-            d["matches"] = r.matches;
-            return d;
+            return span_dict(std::move(r));
         }, py::arg("column"), py::arg("min_chars"), py::arg("min_words"), py::arg("control"), py::arg("threads"));
     py::class_<PatternSet>(m, "PatternSet")
         .def(py::init([](const std::vector<py::bytes>& patterns) {
@@ -508,20 +547,39 @@ PYBIND11_MODULE(_core, m) {
                 py::gil_scoped_release release;
                 r = self_id_scan(c.col, self, o);
             }
-            py::dict d;
-            d["row_offsets"] = to_numpy(std::move(r.row_offsets));
-            d["rule"] = to_numpy(std::move(r.rule));
-            d["start"] = to_numpy(std::move(r.start));
-            d["end"] = to_numpy(std::move(r.end));
-            d["sent_start"] = to_numpy(std::move(r.sent_start));
-            d["sent_end"] = to_numpy(std::move(r.sent_end));
-            d["precision"] = to_numpy(std::move(r.precision));
-            d["quoted"] = to_numpy(std::move(r.quoted));
-            d["truncated"] = to_numpy(std::move(r.truncated));
-            d["pattern_hits"] = r.pattern_hits;
-            d["anchor_hits"] = r.anchor_hits;
-            d["confirmed"] = r.confirmed;
-            d["below_precision"] = r.below_precision;
-            return d;
+            return self_id_dict(std::move(r));
         }, py::arg("column"), py::arg("min_precision"), py::arg("threads"));
+
+    m.def("one_pass", [](const py::tuple& column, const PyNearDupIndex& nd, double threshold, double prefilter,
+                         std::size_t max_verify, std::size_t max_matches, bool near_dup_match, const PySpanIndex* spans,
+                         std::size_t min_chars, std::size_t min_words, const PySpanIndex* control,
+                         const SelfIdRules* self_id, int min_precision, int threads) {
+        if (min_precision < kLow || min_precision > kHigh) throw InvalidArgument("min_precision must be 0..2");
+        ColumnArg c = column_arg(column);
+        OnePassOptions o;
+        o.near_dup.threshold = threshold;
+        o.near_dup.prefilter = prefilter;
+        o.near_dup.max_verify = max_verify;
+        o.near_dup.max_matches = max_matches;
+        o.near_dup_match = near_dup_match;
+        o.spans = spans ? &spans->idx : nullptr;
+        o.control = control ? &control->idx : nullptr;
+        o.span.min_chars = min_chars;
+        o.span.min_words = min_words;
+        o.self_id = self_id;
+        o.self_id_options.min_precision = static_cast<std::uint8_t>(min_precision);
+        o.threads = threads;
+        OnePassResult r;
+        {
+            py::gil_scoped_release release;
+            r = one_pass_scan(c.col, nd.idx, o);
+        }
+        py::object sp = spans ? py::object(span_dict(std::move(r.spans))) : py::none();
+        py::object sid = self_id ? py::object(self_id_dict(std::move(r.self_id))) : py::none();
+        return py::make_tuple(near_dup_dict(std::move(r.near_dup)), sp, sid);
+    }, py::arg("column"), py::arg("near_dup"), py::arg("threshold"), py::arg("prefilter"), py::arg("max_verify"),
+       py::arg("max_matches"), py::arg("near_dup_match"), py::arg("spans"), py::arg("min_chars"), py::arg("min_words"),
+       py::arg("control"), py::arg("self_id"), py::arg("min_precision"), py::arg("threads"),
+       "All detectors over one batch, each document normalized once: (near_dup, spans or None, self_id or None), "
+       "each the dict its own scan() returns.");
 }

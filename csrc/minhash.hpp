@@ -61,14 +61,13 @@ inline std::uint64_t token_hash(const std::uint8_t* p, std::size_t n) {
     return hash_bytes(p, n, kTokenSeed);
 }
 
-// Fills s.tok, s.h64 (and s.h32 when want_h32) for a document.
+// Fills s.h64 (and s.h32 when want_h32) from the tokens of a document, byte
+// ranges of nb (which has NormalizedText::kPad readable bytes past its end).
 // Shingle identities are a rolling polynomial of the token hashes
 // (sum of t[i+j] * B^(k-1-j) mod 2^64, one multiply-add per shingle to
 // update) passed through fmix64. Returns the token count.
-inline std::size_t shingle_document(ByteSpan text, int k, HashMode mode, bool want_h32, ShingleScratch& s) {
-    tokenize(text, s.tok);
-    const std::uint8_t* nb = s.tok.data();
-    const std::vector<Token>& tokens = s.tok.tokens;
+inline std::size_t shingle_tokens(const std::uint8_t* nb, const std::vector<Token>& tokens, int k, HashMode mode,
+                                  bool want_h32, ShingleScratch& s) {
     const std::size_t nt = tokens.size();
     s.h64.clear();
     s.h32.clear();
@@ -106,6 +105,19 @@ inline std::size_t shingle_document(ByteSpan text, int k, HashMode mode, bool wa
         }
     }
     return nt;
+}
+
+// Fills s.tok, s.h64 (and s.h32 when want_h32) for a document given as original text.
+inline std::size_t shingle_document(ByteSpan text, int k, HashMode mode, bool want_h32, ShingleScratch& s) {
+    tokenize(text, s.tok);
+    return shingle_tokens(s.tok.data(), s.tok.tokens, k, mode, want_h32, s);
+}
+
+// The same for a document already normalized (normalize_into): its tokens are byte ranges of nt itself.
+inline std::size_t shingle_normalized(const NormalizedText& nt, int k, HashMode mode, bool want_h32,
+                                      ShingleScratch& s) {
+    tokenize_normalized(nt.data(), nt.size, s.tok.tokens);
+    return shingle_tokens(nt.data(), s.tok.tokens, k, mode, want_h32, s);
 }
 
 namespace detail {

@@ -57,91 +57,96 @@ struct NearDupChunk {
     std::vector<double> score, estimate;
     std::int64_t candidates = 0, prefilter_passed = 0, verified = 0, verify_truncated = 0, matches_truncated = 0;
 };
-}  // namespace detail
 
-inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& idx, const NearDupOptions& o) {
-    const std::int64_t n = docs.length;
+// Per-thread buffers of near_dup_document, reused across documents.
+struct NearDupScratch {
+    ShingleScratch s, rs;
+    std::vector<std::uint32_t> sig;
+    std::vector<std::uint64_t> doc_set, ref_set;
+    std::vector<std::uint32_t> cand;
+    std::vector<std::uint64_t> lsh_scratch;
+    std::vector<std::pair<double, std::uint32_t>> passed;
+    struct Found { double jaccard, estimate; std::uint32_t ref; };
+    std::vector<Found> found;
+};
+
+// Row r of a batch (valid, under kMaxDocumentBytes): its code point and token counts and status into res,
+// its matches appended to out (when `match`; otherwise only the counts). nt: the document's normalized
+// text if the caller has it (its tokens are read from there), else null. Returns the number of matches.
+inline std::int64_t near_dup_document(const NearDupIndex& idx, const NearDupOptions& o, bool match, std::int64_t r,
+                                      ByteSpan text, const NormalizedText* nt, NearDupScratch& w, NearDupChunk& out,
+                                      NearDupResult& res) {
     const int P = idx.mh.num_perm;
-    NearDupResult res;
+    const std::size_t ur = static_cast<std::size_t>(r);
+    ShingleScratch& s = w.s;
+    res.n_codepoints[ur] = count_codepoints(text);
+    const std::size_t n_tok = nt != nullptr ? shingle_normalized(*nt, idx.mh.k, idx.mh.mode, match, s)
+                                            : shingle_document(text, idx.mh.k, idx.mh.mode, match, s);
+    res.n_tokens[ur] = static_cast<std::int64_t>(n_tok);
+    if (n_tok == 0) {
+        res.status[ur] = kNoTokens;
+        return 0;
+    }
+    if (!match || idx.lsh.n == 0) return 0;
+    w.sig.resize(static_cast<std::size_t>(P));
+    minhash_signature(s.h32, idx.mh, w.sig.data());
+    idx.lsh.candidates(w.sig.data(), w.cand, w.lsh_scratch);
+    out.candidates += static_cast<std::int64_t>(w.cand.size());
+    w.passed.clear();
+    for (const std::uint32_t ref : w.cand) {
+        const std::uint32_t* rsig = idx.sigs + static_cast<std::size_t>(ref) * P;
+        int eq = 0;
+        for (int i = 0; i < P; ++i) eq += rsig[i] == w.sig[i];
+        const double est = static_cast<double>(eq) / P;
+        if (est >= o.prefilter) w.passed.emplace_back(est, ref);
+    }
+    out.prefilter_passed += static_cast<std::int64_t>(w.passed.size());
+    if (w.passed.empty()) return 0;
+    std::sort(w.passed.begin(), w.passed.end(), [](const auto& x, const auto& y) {
+        return x.first != y.first ? x.first > y.first : x.second < y.second;
+    });
+    if (o.max_verify > 0 && w.passed.size() > o.max_verify) {
+        out.verify_truncated += static_cast<std::int64_t>(w.passed.size() - o.max_verify);
+        w.passed.resize(o.max_verify);
+    }
+    w.doc_set = s.h64;
+    sort_unique(w.doc_set);
+    w.found.clear();
+    for (const auto& pe : w.passed) {
+        const ByteSpan rt = idx.refs.is_valid(pe.second) ? idx.refs.row(pe.second) : ByteSpan{};
+        if (rt.size >= kMaxDocumentBytes) continue;
+        shingle_document(rt, idx.mh.k, idx.mh.mode, false, w.rs);
+        w.ref_set = w.rs.h64;
+        sort_unique(w.ref_set);
+        ++out.verified;
+        const double j = jaccard_sorted(w.doc_set, w.ref_set);
+        if (j >= o.threshold) w.found.push_back(NearDupScratch::Found{j, pe.first, pe.second});
+    }
+    std::sort(w.found.begin(), w.found.end(), [](const NearDupScratch::Found& x, const NearDupScratch::Found& y) {
+        return x.jaccard != y.jaccard ? x.jaccard > y.jaccard : x.ref < y.ref;
+    });
+    if (o.max_matches > 0 && w.found.size() > o.max_matches) {
+        out.matches_truncated += static_cast<std::int64_t>(w.found.size() - o.max_matches);
+        w.found.resize(o.max_matches);
+    }
+    for (const auto& f : w.found) {
+        out.ref.push_back(f.ref);
+        out.score.push_back(f.jaccard);
+        out.estimate.push_back(f.estimate);
+    }
+    return static_cast<std::int64_t>(w.found.size());
+}
+
+// A result for n rows, every row `scanned` until a document says otherwise.
+inline void near_dup_init(NearDupResult& res, std::int64_t n) {
     res.status.assign(static_cast<std::size_t>(n), kScanned);
     res.n_codepoints.assign(static_cast<std::size_t>(n), 0);
     res.n_tokens.assign(static_cast<std::size_t>(n), 0);
-    const int threads = resolve_threads(o.threads);
-    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
-    const std::size_t n_chunks = chunk_count(n, chunk_rows);
-    std::vector<detail::NearDupChunk> chunks(n_chunks);
+}
 
-    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
-        detail::NearDupChunk& out = chunks[c];
-        ShingleScratch s, rs;
-        std::vector<std::uint32_t> sig(static_cast<std::size_t>(P));
-        std::vector<std::uint64_t> doc_set, ref_set;
-        std::vector<std::uint32_t> cand;
-        std::vector<std::uint64_t> lsh_scratch;
-        std::vector<std::pair<double, std::uint32_t>> passed;
-        struct Found { double jaccard, estimate; std::uint32_t ref; };
-        std::vector<Found> found;
-        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
-        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
-        for (std::int64_t r = lo; r < hi; ++r) {
-            const std::size_t ur = static_cast<std::size_t>(r);
-            if (!docs.is_valid(r)) { res.status[ur] = kNull; continue; }
-            const ByteSpan text = docs.row(r);
-            if (text.size >= kMaxDocumentBytes) { res.status[ur] = kTooLarge; continue; }
-            res.n_codepoints[ur] = count_codepoints(text);
-            const std::size_t nt = shingle_document(text, idx.mh.k, idx.mh.mode, true, s);
-            res.n_tokens[ur] = static_cast<std::int64_t>(nt);
-            if (nt == 0) { res.status[ur] = kNoTokens; continue; }
-            if (idx.lsh.n == 0) continue;
-            minhash_signature(s.h32, idx.mh, sig.data());
-            idx.lsh.candidates(sig.data(), cand, lsh_scratch);
-            out.candidates += static_cast<std::int64_t>(cand.size());
-            passed.clear();
-            for (const std::uint32_t ref : cand) {
-                const std::uint32_t* rsig = idx.sigs + static_cast<std::size_t>(ref) * P;
-                int eq = 0;
-                for (int i = 0; i < P; ++i) eq += rsig[i] == sig[i];
-                const double est = static_cast<double>(eq) / P;
-                if (est >= o.prefilter) passed.emplace_back(est, ref);
-            }
-            out.prefilter_passed += static_cast<std::int64_t>(passed.size());
-            if (passed.empty()) continue;
-            std::sort(passed.begin(), passed.end(), [](const auto& x, const auto& y) {
-                return x.first != y.first ? x.first > y.first : x.second < y.second;
-            });
-            if (o.max_verify > 0 && passed.size() > o.max_verify) {
-                out.verify_truncated += static_cast<std::int64_t>(passed.size() - o.max_verify);
-                passed.resize(o.max_verify);
-            }
-            doc_set = s.h64;
-            sort_unique(doc_set);
-            found.clear();
-            for (const auto& pe : passed) {
-                const ByteSpan rt = idx.refs.is_valid(pe.second) ? idx.refs.row(pe.second) : ByteSpan{};
-                if (rt.size >= kMaxDocumentBytes) continue;
-                shingle_document(rt, idx.mh.k, idx.mh.mode, false, rs);
-                ref_set = rs.h64;
-                sort_unique(ref_set);
-                ++out.verified;
-                const double j = jaccard_sorted(doc_set, ref_set);
-                if (j >= o.threshold) found.push_back(Found{j, pe.first, pe.second});
-            }
-            std::sort(found.begin(), found.end(), [](const Found& x, const Found& y) {
-                return x.jaccard != y.jaccard ? x.jaccard > y.jaccard : x.ref < y.ref;
-            });
-            if (o.max_matches > 0 && found.size() > o.max_matches) {
-                out.matches_truncated += static_cast<std::int64_t>(found.size() - o.max_matches);
-                found.resize(o.max_matches);
-            }
-            for (const Found& f : found) {
-                out.ref.push_back(f.ref);
-                out.score.push_back(f.jaccard);
-                out.estimate.push_back(f.estimate);
-            }
-            out.counts[static_cast<std::size_t>(r - lo)] = static_cast<std::int64_t>(found.size());
-        }
-    });
-
+// Concatenates the chunks, in row order, into res.
+inline void near_dup_merge(std::vector<NearDupChunk>& chunks, std::int64_t n, NearDupResult& res) {
+    res.row_offsets.clear();
     res.row_offsets.reserve(static_cast<std::size_t>(n) + 1);
     res.row_offsets.push_back(0);
     for (auto& ch : chunks) {
@@ -155,6 +160,33 @@ inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& i
         res.verify_truncated += ch.verify_truncated;
         res.matches_truncated += ch.matches_truncated;
     }
+}
+}  // namespace detail
+
+inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& idx, const NearDupOptions& o) {
+    const std::int64_t n = docs.length;
+    NearDupResult res;
+    detail::near_dup_init(res, n);
+    const int threads = resolve_threads(o.threads);
+    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
+    const std::size_t n_chunks = chunk_count(n, chunk_rows);
+    std::vector<detail::NearDupChunk> chunks(n_chunks);
+
+    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
+        detail::NearDupChunk& out = chunks[c];
+        detail::NearDupScratch w;
+        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
+        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
+        for (std::int64_t r = lo; r < hi; ++r) {
+            const std::size_t ur = static_cast<std::size_t>(r);
+            if (!docs.is_valid(r)) { res.status[ur] = kNull; continue; }
+            const ByteSpan text = docs.row(r);
+            if (text.size >= kMaxDocumentBytes) { res.status[ur] = kTooLarge; continue; }
+            out.counts[static_cast<std::size_t>(r - lo)] =
+                detail::near_dup_document(idx, o, true, r, text, nullptr, w, out, res);
+        }
+    });
+    detail::near_dup_merge(chunks, n, res);
     return res;
 }
 

@@ -462,4 +462,64 @@ inline void tokenize(ByteSpan text, TokenText& out) {
     out.size = w;
 }
 
+// tokenize_normalized(): the same tokens as tokenize(text), from T = normalize(text) (N bytes, valid
+// UTF-8, folded, dropped characters gone, spaces single): each is a byte range of T itself, as the
+// folded word characters of a token lie next to each other there. The tests hold the two equal.
+inline void tokenize_normalized(const std::uint8_t* T, std::size_t N, std::vector<Token>& tokens) {
+    tokens.clear();
+    const auto& at = detail::kAscii;
+    std::size_t i = 0, tok = 0;
+    bool open = false;
+    auto close = [&](std::size_t e) {
+        if (open) {
+            tokens.push_back(Token{static_cast<std::uint32_t>(tok), static_cast<std::uint32_t>(e)});
+            open = false;
+        }
+    };
+    auto word_at = [&](std::size_t p) {
+        if (!open) {
+            tok = p;
+            open = true;
+        }
+    };
+    std::size_t next_block = at.blocks ? 0 : N;
+    detail::AsciiBlock blk;
+    while (i < N) {
+        if (i >= next_block && i + 16 <= N) {
+            if (detail::ascii_block(T + i, blk)) {
+                const std::uint32_t m = blk.word;
+                std::uint32_t edges = (m ^ ((m << 1) | (open ? 1u : 0u))) & 0xffffu;
+                while (edges != 0) {
+                    const unsigned j = static_cast<unsigned>(__builtin_ctz(edges));
+                    if ((m >> j) & 1u) tok = i + j;
+                    else tokens.push_back(Token{static_cast<std::uint32_t>(tok), static_cast<std::uint32_t>(i + j)});
+                    edges &= edges - 1;
+                }
+                open = ((m >> 15) & 1u) != 0;
+                i += 16;
+                continue;
+            }
+            next_block = i + 16;
+        }
+        const std::uint8_t c = T[i];
+        if (c < 0x80) {
+            if (at.word_fold[c] < 0x80) word_at(i);
+            else close(i);
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        const std::uint32_t cp = decode_utf8(T + i, N - i, len);
+        const unsigned kind = unicode_entry(cp) & 7;
+        if (kind == kWord) {
+            word_at(i);
+        } else {
+            close(i);
+            if (kind == kSingle) tokens.push_back(Token{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i + len)});
+        }
+        i += len;
+    }
+    close(N);
+}
+
 }  // namespace scanner

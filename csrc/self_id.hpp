@@ -384,69 +384,60 @@ inline void confirm(const SelfIdRules& R, const std::uint8_t* T, std::size_t N, 
     ctr.confirmed += static_cast<std::int64_t>(out.size());
 }
 
-}  // namespace detail
+// Per-thread buffers of self_id_document, reused across documents.
+struct SelfIdScratch {
+    std::vector<PatHit> hits, anchors;
+    std::vector<Candidate> cands;
+    NormalizedText nto;  // the document normalized with offsets
+    std::vector<std::size_t> bytes_at;
+    std::vector<std::int64_t> cps;
+};
 
-// Self-identification findings of every row of docs. Null and too-large rows have none.
-inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, const SelfIdOptions& o) {
-    const std::int64_t n = docs.length;
-    SelfIdResult res;
-    res.truncated.assign(static_cast<std::size_t>(n), 0);
-    const int threads = resolve_threads(o.threads);
-    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
-    const std::size_t n_chunks = chunk_count(n, chunk_rows);
-    std::vector<detail::SelfIdChunk> chunks(n_chunks);
+// The findings of one document (valid, under kMaxDocumentBytes), appended to out; nt: its normalized
+// text if the caller has it, else null. Sets whether a hit cap was reached; returns the number of findings.
+inline std::int64_t self_id_document(const SelfIdRules& R, const SelfIdOptions& o, ByteSpan text,
+                                     const NormalizedText* nt, SelfIdScratch& w, SelfIdChunk& out,
+                                     std::uint8_t& truncated) {
+    // Pass 1: anchors only (a few per million bytes in ordinary text), over the normalized bytes.
+    w.anchors.clear();
+    MatchSink sink{R.set, w.anchors, R.pat_role.data(), std::max(kMaxHitsPerDocument, text.size / 64)};
+    if (nt != nullptr) sink.put_run(nt->data(), nt->size, 0);
+    else normalize_walk(text, sink);
+    if (sink.overflow) truncated = 1;
+    if (w.anchors.empty()) return 0;
+    // Pass 2: every phrase near the anchors, in the normalized text with offsets.
+    normalize_into<true>(text, w.nto);
+    const NormalizedText& T = w.nto;
+    hits_near_anchors(R, T.data(), T.size, w.anchors, w.hits);
+    out.pattern_hits += static_cast<std::int64_t>(w.hits.size());
+    w.cands.clear();
+    confirm(R, T.data(), T.size, w.hits, o.min_precision, w.cands, out);
+    if (w.cands.empty()) return 0;
+    w.bytes_at.clear();
+    for (const auto& cd : w.cands) {
+        std::size_t oa, ob;
+        original_range(T, text, cd.a, cd.b, oa, ob);
+        w.bytes_at.push_back(oa);
+        w.bytes_at.push_back(ob);
+        original_range(T, text, cd.ss, std::max<std::size_t>(cd.se, cd.ss + 1), oa, ob);
+        w.bytes_at.push_back(oa);
+        w.bytes_at.push_back(ob);
+    }
+    codepoints_at(text, w.bytes_at, w.cps);
+    for (std::size_t t = 0; t < w.cands.size(); ++t) {
+        out.rule.push_back(w.cands[t].rule);
+        out.start.push_back(w.cps[4 * t]);
+        out.end.push_back(w.cps[4 * t + 1]);
+        out.sent_start.push_back(w.cps[4 * t + 2]);
+        out.sent_end.push_back(w.cps[4 * t + 3]);
+        out.precision.push_back(w.cands[t].precision);
+        out.quoted.push_back(w.cands[t].quoted);
+    }
+    return static_cast<std::int64_t>(w.cands.size());
+}
 
-    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
-        detail::SelfIdChunk& out = chunks[c];
-        std::vector<detail::PatHit> hits, anchors;
-        std::vector<detail::Candidate> cands;
-        NormalizedText nt;
-        std::vector<std::size_t> bytes_at;
-        std::vector<std::int64_t> cps;
-        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
-        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
-        for (std::int64_t r = lo; r < hi; ++r) {
-            if (!docs.is_valid(r)) continue;
-            const ByteSpan text = docs.row(r);
-            if (text.size >= kMaxDocumentBytes) continue;
-            // Pass 1: anchors only (a few per million bytes in ordinary text), through the normalization walk.
-            anchors.clear();
-            detail::MatchSink sink{R.set, anchors, R.pat_role.data(),
-                                   std::max(kMaxHitsPerDocument, text.size / 64)};
-            normalize_walk(text, sink);
-            if (sink.overflow) res.truncated[static_cast<std::size_t>(r)] = 1;
-            if (anchors.empty()) continue;
-            // Pass 2: every phrase near the anchors, in the normalized text with offsets.
-            normalize_into<true>(text, nt);
-            detail::hits_near_anchors(R, nt.data(), nt.size, anchors, hits);
-            out.pattern_hits += static_cast<std::int64_t>(hits.size());
-            cands.clear();
-            detail::confirm(R, nt.data(), nt.size, hits, o.min_precision, cands, out);
-            if (cands.empty()) continue;
-            bytes_at.clear();
-            for (const auto& cd : cands) {
-                std::size_t oa, ob;
-                original_range(nt, text, cd.a, cd.b, oa, ob);
-                bytes_at.push_back(oa);
-                bytes_at.push_back(ob);
-                original_range(nt, text, cd.ss, std::max<std::size_t>(cd.se, cd.ss + 1), oa, ob);
-                bytes_at.push_back(oa);
-                bytes_at.push_back(ob);
-            }
-            codepoints_at(text, bytes_at, cps);
-            for (std::size_t t = 0; t < cands.size(); ++t) {
-                out.rule.push_back(cands[t].rule);
-                out.start.push_back(cps[4 * t]);
-                out.end.push_back(cps[4 * t + 1]);
-                out.sent_start.push_back(cps[4 * t + 2]);
-                out.sent_end.push_back(cps[4 * t + 3]);
-                out.precision.push_back(cands[t].precision);
-                out.quoted.push_back(cands[t].quoted);
-            }
-            out.counts[static_cast<std::size_t>(r - lo)] = static_cast<std::int64_t>(cands.size());
-        }
-    });
-
+// Concatenates the chunks, in row order, into res.
+inline void self_id_merge(const std::vector<SelfIdChunk>& chunks, std::int64_t n, SelfIdResult& res) {
     res.row_offsets.assign(static_cast<std::size_t>(n) + 1, 0);
     std::size_t row = 0;
     auto app = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
@@ -467,6 +458,34 @@ inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, c
         res.confirmed += ch.confirmed;
         res.below_precision += ch.below_precision;
     }
+}
+
+}  // namespace detail
+
+// Self-identification findings of every row of docs. Null and too-large rows have none.
+inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, const SelfIdOptions& o) {
+    const std::int64_t n = docs.length;
+    SelfIdResult res;
+    res.truncated.assign(static_cast<std::size_t>(n), 0);
+    const int threads = resolve_threads(o.threads);
+    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
+    const std::size_t n_chunks = chunk_count(n, chunk_rows);
+    std::vector<detail::SelfIdChunk> chunks(n_chunks);
+
+    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
+        detail::SelfIdChunk& out = chunks[c];
+        detail::SelfIdScratch w;
+        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
+        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
+        for (std::int64_t r = lo; r < hi; ++r) {
+            if (!docs.is_valid(r)) continue;
+            const ByteSpan text = docs.row(r);
+            if (text.size >= kMaxDocumentBytes) continue;
+            out.counts[static_cast<std::size_t>(r - lo)] =
+                detail::self_id_document(R, o, text, nullptr, w, out, res.truncated[static_cast<std::size_t>(r)]);
+        }
+    });
+    detail::self_id_merge(chunks, n, res);
     return res;
 }
 

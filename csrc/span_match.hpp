@@ -369,115 +369,108 @@ struct SpanChunk {
     SpanCounters ctr;
 };
 
-}  // namespace detail
+// Per-thread buffers of span_document, reused across documents.
+struct SpanScratch {
+    NormalizedText nto, rnt;  // a document / reference normalized with offsets
+    std::vector<RawSpan> raw, merged;
+    std::vector<std::uint64_t> occ;
+    std::vector<std::size_t> order, bytes_at, ref_bytes;
+    std::vector<std::int64_t> cps, ref_cps;
+    struct Interval { std::int64_t a, b; };
+    std::vector<Interval> cover;
+};
 
-// Copied spans of every row of `docs` against `idx` (and, if given, whether each
-// occurs in `control`). Rows that are null or too large have no spans.
-inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const SpanIndex* control,
-                            const SpanOptions& o) {
+// The spans of one document (valid, under kMaxDocumentBytes) whose normalized text is nt, appended to
+// out; sets its copied characters and whether its search was cut short. Returns the number of spans.
+inline std::int64_t span_document(const SpanIndex& idx, const SpanIndex* control, const SpanOptions& o,
+                                  ByteSpan text, const NormalizedText& nt, SpanScratch& w, SpanChunk& out,
+                                  std::int64_t& copied, std::uint8_t& truncated) {
+    w.raw.clear();
+    if (!find_raw_spans(nt.data(), nt.size, idx, o.min_chars, o.min_words, w.raw, w.occ, out.ctr)) truncated = 1;
+    if (w.raw.empty()) return 0;
+    // Merge the matches of one reference that overlap or touch in the document.
+    std::stable_sort(w.raw.begin(), w.raw.end(), [](const RawSpan& x, const RawSpan& y) {
+        return x.ref != y.ref ? x.ref < y.ref : x.start < y.start;
+    });
+    w.merged.clear();
+    for (const auto& sp : w.raw) push_merged(w.merged, sp);
+    // Document order for output.
+    w.order.resize(w.merged.size());
+    for (std::size_t i = 0; i < w.order.size(); ++i) w.order[i] = i;
+    std::sort(w.order.begin(), w.order.end(), [&](std::size_t x, std::size_t y) {
+        const auto &a = w.merged[x], &b = w.merged[y];
+        if (a.start != b.start) return a.start < b.start;
+        if (a.end != b.end) return a.end < b.end;
+        return a.ref < b.ref;
+    });
+    // Map to original code points: byte offsets first, then one pass over the document.
+    normalize_into<true>(text, w.nto);
+    w.bytes_at.clear();
+    for (std::size_t i : w.order) {
+        std::size_t oa, ob;
+        original_range(w.nto, text, w.merged[i].start, w.merged[i].end, oa, ob);
+        w.bytes_at.push_back(oa);
+        w.bytes_at.push_back(ob);
+    }
+    codepoints_at(text, w.bytes_at, w.cps);
+    w.cover.clear();
+    for (std::size_t t = 0; t < w.order.size(); ++t) {
+        const auto& sp = w.merged[w.order[t]];
+        const std::int64_t ca = w.cps[2 * t], cb = w.cps[2 * t + 1];
+        std::int64_t ra = 0, rb = 0;
+        if (idx.refs.data != nullptr && sp.ref < static_cast<std::uint64_t>(idx.refs.length)) {
+            const ByteSpan rt = idx.refs.row(sp.ref);
+            normalize_into<true>(rt, w.rnt);
+            const std::size_t na = sp.ref_pos, nb = sp.ref_end;
+            if (nb <= w.rnt.size && na < nb) {
+                std::size_t roa, rob;
+                original_range(w.rnt, rt, na, nb, roa, rob);
+                w.ref_bytes = {roa, rob};
+                codepoints_at(rt, w.ref_bytes, w.ref_cps);
+                ra = w.ref_cps[0];
+                rb = w.ref_cps[1];
+            }
+        }
+        bool common = false;
+        if (control != nullptr && control->sa.n > 0) {
+            ++out.ctr.searches;
+            common = control->sa.occurs(nt.data() + sp.start, sp.end - sp.start);
+        }
+        out.start.push_back(ca);
+        out.end.push_back(cb);
+        out.ref.push_back(sp.ref);
+        out.ref_start.push_back(ra);
+        out.ref_end.push_back(rb);
+        out.ref_count.push_back(sp.ref_count);
+        out.common.push_back(common ? 1 : 0);
+        out.chars.push_back(static_cast<std::int64_t>(count_utf8_chars(nt.data() + sp.start, sp.end - sp.start)));
+        if (!common) w.cover.push_back({ca, cb});
+    }
+    std::sort(w.cover.begin(), w.cover.end(),
+              [](const SpanScratch::Interval& x, const SpanScratch::Interval& y) { return x.a < y.a; });
+    std::int64_t covered = 0, reach = -1;
+    for (const auto& iv : w.cover) {
+        const std::int64_t a = std::max(iv.a, reach);
+        if (iv.b > a) covered += iv.b - a;
+        reach = std::max(reach, iv.b);
+    }
+    copied = covered;
+    return static_cast<std::int64_t>(w.order.size());
+}
+
+inline void check_span_options(const SpanIndex& idx, const SpanOptions& o) {
     if (o.min_chars < idx.filter.k)
         throw InvalidArgument("min_chars " + std::to_string(o.min_chars) + " is below the index's span window of " +
                               std::to_string(idx.filter.k) + " bytes");
-    const std::int64_t n = docs.length;
-    SpanResult res;
+}
+
+inline void span_init(SpanResult& res, std::int64_t n) {
     res.copied_chars.assign(static_cast<std::size_t>(n), 0);
     res.truncated.assign(static_cast<std::size_t>(n), 0);
-    const int threads = resolve_threads(o.threads);
-    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
-    const std::size_t n_chunks = chunk_count(n, chunk_rows);
-    std::vector<detail::SpanChunk> chunks(n_chunks);
+}
 
-    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
-        detail::SpanChunk& out = chunks[c];
-        NormalizedText nt, rnt;
-        std::vector<detail::RawSpan> raw, merged;
-        std::vector<std::uint64_t> occ;
-        std::vector<std::size_t> bytes_at, ref_bytes;
-        std::vector<std::int64_t> cps, ref_cps;
-        struct Interval { std::int64_t a, b; };
-        std::vector<Interval> cover;
-        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
-        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
-        for (std::int64_t r = lo; r < hi; ++r) {
-            if (!docs.is_valid(r)) continue;
-            const ByteSpan text = docs.row(r);
-            if (text.size >= kMaxDocumentBytes) continue;
-            normalize_into<false>(text, nt);
-            raw.clear();
-            if (!detail::find_raw_spans(nt.data(), nt.size, idx, o.min_chars, o.min_words, raw, occ, out.ctr))
-                res.truncated[static_cast<std::size_t>(r)] = 1;
-            if (raw.empty()) continue;
-            // Merge the matches of one reference that overlap or touch in the document.
-            std::stable_sort(raw.begin(), raw.end(), [](const detail::RawSpan& x, const detail::RawSpan& y) {
-                return x.ref != y.ref ? x.ref < y.ref : x.start < y.start;
-            });
-            merged.clear();
-            for (const auto& sp : raw) detail::push_merged(merged, sp);
-            // Document order for output.
-            std::vector<std::size_t> order(merged.size());
-            for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-            std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-                const auto &a = merged[x], &b = merged[y];
-                if (a.start != b.start) return a.start < b.start;
-                if (a.end != b.end) return a.end < b.end;
-                return a.ref < b.ref;
-            });
-            // Map to original code points: byte offsets first, then one pass over the document.
-            normalize_into<true>(text, nt);
-            bytes_at.clear();
-            for (std::size_t i : order) {
-                std::size_t oa, ob;
-                original_range(nt, text, merged[i].start, merged[i].end, oa, ob);
-                bytes_at.push_back(oa);
-                bytes_at.push_back(ob);
-            }
-            codepoints_at(text, bytes_at, cps);
-            cover.clear();
-            for (std::size_t t = 0; t < order.size(); ++t) {
-                const auto& sp = merged[order[t]];
-                const std::int64_t ca = cps[2 * t], cb = cps[2 * t + 1];
-                std::int64_t ra = 0, rb = 0;
-                if (idx.refs.data != nullptr && sp.ref < static_cast<std::uint64_t>(idx.refs.length)) {
-                    const ByteSpan rt = idx.refs.row(sp.ref);
-                    normalize_into<true>(rt, rnt);
-                    const std::size_t na = sp.ref_pos, nb = sp.ref_end;
-                    if (nb <= rnt.size && na < nb) {
-                        std::size_t roa, rob;
-                        original_range(rnt, rt, na, nb, roa, rob);
-                        ref_bytes = {roa, rob};
-                        codepoints_at(rt, ref_bytes, ref_cps);
-                        ra = ref_cps[0];
-                        rb = ref_cps[1];
-                    }
-                }
-                bool common = false;
-                if (control != nullptr && control->sa.n > 0) {
-                    ++out.ctr.searches;
-                    common = control->sa.occurs(nt.data() + sp.start, sp.end - sp.start);
-                }
-                out.start.push_back(ca);
-                out.end.push_back(cb);
-                out.ref.push_back(sp.ref);
-                out.ref_start.push_back(ra);
-                out.ref_end.push_back(rb);
-                out.ref_count.push_back(sp.ref_count);
-                out.common.push_back(common ? 1 : 0);
-                out.chars.push_back(static_cast<std::int64_t>(count_utf8_chars(nt.data() + sp.start,
-                                                                                   sp.end - sp.start)));
-                if (!common) cover.push_back({ca, cb});
-                ++out.counts[static_cast<std::size_t>(r - lo)];
-            }
-            std::sort(cover.begin(), cover.end(), [](const Interval& x, const Interval& y) { return x.a < y.a; });
-            std::int64_t covered = 0, reach = -1;
-            for (const auto& iv : cover) {
-                const std::int64_t a = std::max(iv.a, reach);
-                if (iv.b > a) covered += iv.b - a;
-                reach = std::max(reach, iv.b);
-            }
-            res.copied_chars[static_cast<std::size_t>(r)] = covered;
-        }
-    });
-
+// Concatenates the chunks, in row order, into res.
+inline void span_merge(const std::vector<SpanChunk>& chunks, std::int64_t n, SpanResult& res) {
     res.row_offsets.assign(static_cast<std::size_t>(n) + 1, 0);
     std::size_t row = 0;
     for (const auto& ch : chunks) {
@@ -499,6 +492,40 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
         res.searches += ch.ctr.searches;
         res.matches += ch.ctr.matches;
     }
+}
+
+}  // namespace detail
+
+// Copied spans of every row of `docs` against `idx` (and, if given, whether each
+// occurs in `control`). Rows that are null or too large have no spans.
+inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const SpanIndex* control,
+                            const SpanOptions& o) {
+    detail::check_span_options(idx, o);
+    const std::int64_t n = docs.length;
+    SpanResult res;
+    detail::span_init(res, n);
+    const int threads = resolve_threads(o.threads);
+    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
+    const std::size_t n_chunks = chunk_count(n, chunk_rows);
+    std::vector<detail::SpanChunk> chunks(n_chunks);
+
+    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
+        detail::SpanChunk& out = chunks[c];
+        detail::SpanScratch w;
+        NormalizedText nt;
+        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
+        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
+        for (std::int64_t r = lo; r < hi; ++r) {
+            if (!docs.is_valid(r)) continue;
+            const ByteSpan text = docs.row(r);
+            if (text.size >= kMaxDocumentBytes) continue;
+            normalize_into<false>(text, nt);
+            const std::size_t ur = static_cast<std::size_t>(r);
+            out.counts[static_cast<std::size_t>(r - lo)] =
+                detail::span_document(idx, control, o, text, nt, w, out, res.copied_chars[ur], res.truncated[ur]);
+        }
+    });
+    detail::span_merge(chunks, n, res);
     return res;
 }
 

@@ -22,6 +22,7 @@ from typing import Optional
 import numpy as np
 import pyarrow as pa
 
+from . import _core
 from ._io import json_bytes
 from ._io import progress as progress_bar
 from ._version import __version__
@@ -30,6 +31,7 @@ from .errors import InvalidInput, OutputConflict
 from .findings import DOCUMENT_SCHEMA, SCHEMA, document_table, near_dup_table, self_id_table, sort_findings, span_table
 from .index import STATUS_NAMES, ReferenceIndex
 from .reader import expand_inputs, file_kind, iter_batches, sha256_file
+from .self_id import PRECISIONS
 from .storage import Store, file_size, parquet_file
 
 MANIFEST_FORMAT = "scanner-scan"
@@ -214,6 +216,18 @@ class ScanContext:
             self._matcher = self.catalogue.compile()
         return self._matcher
 
+    def scan_batch(self, texts: pa.Array) -> tuple:
+        """All detectors over one batch in one native pass (each document normalized once):
+        (near-duplicate result, span result or None, self-ID result or None), each the dict of that
+        detector's own scan(). The near-duplicate result always comes, for its per-row status and counts."""
+        o, idx = self.opts, self.idx
+        return _core.one_pass(
+            text_buffers(texts), idx.near_dup, self.threshold, self.prefilter, o.max_verify, o.max_matches,
+            "near_duplicate" in o.detectors, idx.spans._core if self.spans_on else None, self.min_span,
+            o.min_span_words or 0, self.control.spans._core if self.spans_on and self.control else None,
+            self.matcher._core if self.catalogue is not None else None, PRECISIONS.index(o.self_id_precision),
+            o.threads)
+
     def options_record(self) -> dict:
         o = self.opts
         # threads and batch_rows change how the work is cut, never the result, so they stay out:
@@ -298,8 +312,7 @@ def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None) -> dict:
         n = len(batch.texts)
         rows = (np.asarray(batch.rows, dtype=np.int64) if batch.rows is not None
                 else np.arange(batch.row_start, batch.row_start + n, dtype=np.int64))
-        res = idx.near_dup.scan(text_buffers(batch.texts), ctx.threshold, ctx.prefilter, opts.max_verify,
-                                opts.max_matches, opts.threads)
+        res, sp, sid = ctx.scan_batch(batch.texts)
         status = res["status"]
         bad = np.flatnonzero(status != 0)
         if len(bad):
@@ -318,8 +331,6 @@ def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None) -> dict:
         if "near_duplicate" in opts.detectors:
             tables.append(near_dup_table(path, rows, batch.texts, batch.ids, res, idx))
         if ctx.spans_on:
-            sp = idx.spans.scan(batch.texts, ctx.min_span, control=ctx.control.spans if ctx.control else None,
-                                threads=opts.threads, min_words=opts.min_span_words or 0)
             for k in ("windows", "filter_hits", "searches", "matches"):
                 span_stats[k] += int(sp[k])
             span_stats["documents_truncated"] += int(np.count_nonzero(sp["truncated"]))
@@ -333,7 +344,6 @@ def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None) -> dict:
             if ctx.spans_on:
                 unit_copied.append(sp["copied_chars"])
         if ctx.catalogue is not None:
-            sid = ctx.matcher.scan(batch.texts, opts.self_id_precision, opts.threads)
             for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision"):
                 sid_stats[k] += int(sid[k])
             sid_stats["documents_truncated"] += int(np.count_nonzero(sid["truncated"]))

@@ -42,6 +42,7 @@ def test_ascii_blocks_match_oracle(text):
     assert got == want
     assert src.tolist() == want_src
     assert _core.tokens(data) == naive.tokens(data)
+    assert _core.tokens_of_normalized(data) == naive.tokens(data)
 
 
 def test_tables_match_this_python():
@@ -61,7 +62,9 @@ def test_normalize_matches_oracle(data):
 @settings(max_examples=400, deadline=None)
 @given(bytes_st)
 def test_tokens_match_oracle(data):
-    assert _core.tokens(data) == naive.tokens(data)
+    want = naive.tokens(data)
+    assert _core.tokens(data) == want
+    assert _core.tokens_of_normalized(data) == want  # the one-pass scan's tokens, read off normalize()
 
 
 def test_every_code_point_folds_like_the_oracle():
@@ -73,6 +76,9 @@ def test_every_code_point_folds_like_the_oracle():
     want, want_src = naive.normalize(data)
     assert got == want
     assert np.array_equal(src, np.asarray(want_src, dtype=np.uint32))
+    spaced = " ".join(chars).encode("utf-8")  # every character's kind decides the tokens on its own
+    assert _core.tokens_of_normalized(spaced) == _core.tokens(spaced)
+    assert _core.tokens_of_normalized(data) == _core.tokens(data)
 
 
 @pytest.mark.parametrize("rel", ["reference/openai_alpacaeval.parquet", "human/brown.parquet",
@@ -82,6 +88,7 @@ def test_real_text_matches_oracle(rel):
         data = t.encode("utf-8")
         assert _core.normalize(data)[0] == naive.normalize(data)[0]
         assert _core.tokens(data) == naive.tokens(data)
+        assert _core.tokens_of_normalized(data) == naive.tokens(data)
 
 
 @pytest.mark.parametrize("a,b", [

@@ -204,3 +204,39 @@ def test_damaged_parquet_is_named_not_a_traceback(tiny, tiny_index, tmp_path):
     trunc.write_bytes(tiny["corpus"].read_bytes()[:-100])
     with pytest.raises(InvalidInput, match="truncated.parquet: not a readable Parquet file"):
         scan([str(trunc)], tiny_index, tmp_path / "o2")
+
+
+
+def _assert_same(a: dict, b: dict, what: str):
+    assert a.keys() == b.keys(), what
+    for k in a:
+        if isinstance(a[k], np.ndarray):
+            assert np.array_equal(a[k], b[k]), f"{what}: {k}"
+        else:
+            assert a[k] == b[k], f"{what}: {k}"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_one_pass_equals_the_three_separate_scans(tiny, tiny_index, threads):
+    # The scan normalizes each document once and feeds all detectors from that buffer; each detector's
+    # own scan() normalizes (or walks) the original text itself. Same documents, same results, to the array.
+    from conftest import shared_texts
+
+    from scanner.arrow_bridge import as_text_array, text_buffers
+    from scanner.scan import ScanContext
+    corpus = pq.read_table(tiny["corpus"]).column("text").to_pylist()
+    snippets = shared_texts("selfid/selfid_snippets.parquet", 60, min_words=3)
+    docs = [None if t is None else (t + " " + snippets[i % len(snippets)] if i % 7 == 0 else t).encode()
+            for i, t in enumerate(corpus)]
+    # nulls, empty and blank rows, invalid UTF-8, fullwidth, curly quotes and CJK
+    docs += [None, b"", b"   \n\t ", b"\xff\xfe As an AI language model, I \xc3",
+             "ＡＢＣ “quoted” — 我是由OpenAI开发的人工智能助手。".encode()]
+    texts = as_text_array(pa.array(docs, type=pa.large_binary()))
+    ctx = ScanContext(tiny_index, ScanOptions(threads=threads))
+    nd, sp, sid = ctx.scan_batch(texts)
+    o = ctx.opts
+    _assert_same(nd, tiny_index.near_dup.scan(text_buffers(texts), ctx.threshold, ctx.prefilter, o.max_verify,
+                                              o.max_matches, threads), "near-duplicates")
+    _assert_same(sp, tiny_index.spans.scan(texts, ctx.min_span, threads=threads), "spans")
+    _assert_same(sid, ctx.matcher.scan(texts, o.self_id_precision, threads), "self-ID")
+    assert len(nd["ref"]) and len(sp["start"]) and len(sid["rule"])  # each detector found something
