@@ -9,8 +9,9 @@ checked to be byte-identical.
 Usage: python bench/bench_dask.py [--mb 128] [--work /tmp/scanner-bench-dask]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (scanner first, as in the CLI)
 
+import scanner  # noqa: F401 -- imported before pyarrow so that its allocator setting applies
 import argparse
 import shutil
 import sys

@@ -8,8 +8,9 @@ detector, the full scan's rate against the sample's estimate and 95% interval.
 Usage: python bench/bench_sample.py [--mb 256] [--work /tmp/scanner-bench-sample]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (scanner first, as in the CLI)
 
+import scanner  # noqa: F401 -- imported before pyarrow so that its allocator setting applies
 import argparse
 import shutil
 import sys

@@ -9,8 +9,9 @@ table.
 Usage: python bench/bench_scaling.py [--corpus-mb 16,64,256] [--refs 2000,8000,32000,64000] [--fixed-mb 32]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (scanner first, as in the CLI)
 
+import scanner  # noqa: F401 -- imported before pyarrow so that its allocator setting applies
 import argparse
 import shutil
 import sys

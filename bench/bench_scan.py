@@ -14,8 +14,9 @@ RSS over corpora of two sizes (the memory a scan needs should not grow with the 
 Usage: python bench/bench_scan.py [--mb 256] [--baseline-mb 4] [--work /tmp/scanner-bench-scan]
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (scanner first, as in the CLI)
 
+import scanner  # noqa: F401 -- imported before pyarrow so that its allocator setting applies
 import argparse
 import json
 import re

@@ -5,7 +5,16 @@ outputs (MinHash + LSH, verified by exact shingle Jaccard), copied spans and
 self-identification strings. The native core lives in scanner._core.
 """
 
-from ._version import __version__
+import os as _os
+
+# Arrow's default allocator (mimalloc) returns freed pages to the OS 10 ms after they are freed. A scan
+# frees and reallocates every batch's buffers each few tens of milliseconds, so the kernel zeroed the same
+# memory again for every batch: 10-15% of a scan's CPU time went to page faults (measured with perf, see
+# bench/README.md). Freed memory is kept for a second instead. This only acts when pyarrow is loaded after
+# scanner (the CLI, and Dask workers it starts), and never overrides a value set by the user.
+_os.environ.setdefault("MIMALLOC_PURGE_DELAY", "1000")
+
+from ._version import __version__  # noqa: E402
 
 try:
     from . import _core  # noqa: F401
