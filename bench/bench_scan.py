@@ -9,7 +9,8 @@ Both read the same Parquet corpus and write findings to Parquet:
     document for the self-ID catalogue's English anchor phrases (one alternation, case-insensitive).
 The baseline is slow, so it runs on the first --baseline-mb of the corpus and scanner runs on that
 same part (for the ratio) and on the whole corpus (for its own rate). Also printed: scanner's peak
-RSS over corpora of two sizes (the memory a scan needs should not grow with the corpus).
+RSS scanning the big corpus and a corpus 8 times larger (the memory a scan needs should not grow with
+the corpus; the issue asks for 1 GB against 8 GB within 10%, which --mb 1024 measures).
 
 Usage: python bench/bench_scan.py [--mb 256] [--baseline-mb 4] [--work /tmp/scanner-bench-scan]
 """
@@ -105,7 +106,7 @@ def baseline(corpus: Path, refs: list, out: Path) -> float:
 RSS_SCRIPT = """
 import sys
 from scanner.scan import scan, ScanOptions
-scan([sys.argv[1]], sys.argv[2], sys.argv[3], ScanOptions(threads=1))
+scan(sys.argv[3:], sys.argv[1], sys.argv[2], ScanOptions(threads=1))
 print(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
 """
 
@@ -144,12 +145,20 @@ def main() -> int:
     steady = (big_mb / res["scanner, 1 thread(s), big"][1]) / (small_mb / res["baseline, small"][1])
     print(f"scanner (1 thread) / baseline on the same {small_mb:.0f} MB, scanner's start-up included: {ratio:.1f}x")
     print(f"scanner (1 thread, {big_mb:.0f} MB) / baseline rate, same document mix: {steady:.1f}x")
+    # Memory against corpus size: the big corpus as 1 shard, then as 8 shards (8 copies: a corpus 8x larger,
+    # scanned file after file as a real one is). Peak RSS should not grow with the corpus.
+    shards = [work / "big.parquet"]
+    for i in range(1, 8):
+        dst = work / f"big-copy{i}.parquet"
+        shutil.copyfile(work / "big.parquet", dst)
+        shards.append(dst)
     rss = {}
-    for name, mb in (("small", small_mb), ("big", big_mb)):
-        r = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(work / f"{name}.parquet"), str(work / "index"),
-                            str(work / f"rss-{name}")], capture_output=True, text=True, check=True, cwd=work)
+    for name, files in (("1x", shards[:1]), ("8x", shards)):
+        r = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(work / "index"), str(work / f"rss-{name}"),
+                            *map(str, files)], capture_output=True, text=True, check=True, cwd=work)
         rss[name] = int(r.stdout.strip().splitlines()[-1]) / 1024  # kB -> MB
-        print(f"peak RSS scanning {mb:.0f} MB: {rss[name]:.0f} MB")
+        print(f"peak RSS scanning {big_mb * len(files):.0f} MB ({len(files)} shard(s)): {rss[name]:.0f} MB")
+    print(f"peak RSS, 8x corpus / 1x corpus: {rss['8x'] / rss['1x']:.3f}")
     print(json.dumps({k: v[0] / v[1] for k, v in res.items()} | {"ratio": ratio, "steady_ratio": steady,
                                                                 "rss_mb": rss}))
     return 0

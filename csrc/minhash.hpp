@@ -113,11 +113,11 @@ inline std::size_t shingle_document(ByteSpan text, int k, HashMode mode, bool wa
     return shingle_tokens(s.tok.data(), s.tok.tokens, k, mode, want_h32, s);
 }
 
-// The same for a document already normalized (normalize_into): its tokens are byte ranges of nt itself.
-inline std::size_t shingle_normalized(const NormalizedText& nt, int k, HashMode mode, bool want_h32,
-                                      ShingleScratch& s) {
-    tokenize_normalized(nt.data(), nt.size, s.tok.tokens);
-    return shingle_tokens(nt.data(), s.tok.tokens, k, mode, want_h32, s);
+// The same for a document already normalized (normalize_into; NormalizedText::kPad readable bytes past
+// its end): its tokens are byte ranges of the normalized bytes themselves.
+inline std::size_t shingle_normalized(ByteSpan norm, int k, HashMode mode, bool want_h32, ShingleScratch& s) {
+    tokenize_normalized(norm.data, norm.size, s.tok.tokens);
+    return shingle_tokens(norm.data, s.tok.tokens, k, mode, want_h32, s);
 }
 
 namespace detail {

@@ -71,16 +71,17 @@ struct NearDupScratch {
 };
 
 // Row r of a batch (valid, under kMaxDocumentBytes): its code point and token counts and status into res,
-// its matches appended to out (when `match`; otherwise only the counts). nt: the document's normalized
-// text if the caller has it (its tokens are read from there), else null. Returns the number of matches.
+// its matches appended to out (when `match`; otherwise only the counts). norm: the document's normalized
+// bytes if the caller has them (see shingle_normalized; its tokens are read from there), else null.
+// Returns the number of matches.
 inline std::int64_t near_dup_document(const NearDupIndex& idx, const NearDupOptions& o, bool match, std::int64_t r,
-                                      ByteSpan text, const NormalizedText* nt, NearDupScratch& w, NearDupChunk& out,
+                                      ByteSpan text, const ByteSpan* norm, NearDupScratch& w, NearDupChunk& out,
                                       NearDupResult& res) {
     const int P = idx.mh.num_perm;
     const std::size_t ur = static_cast<std::size_t>(r);
     ShingleScratch& s = w.s;
     res.n_codepoints[ur] = count_codepoints(text);
-    const std::size_t n_tok = nt != nullptr ? shingle_normalized(*nt, idx.mh.k, idx.mh.mode, match, s)
+    const std::size_t n_tok = norm != nullptr ? shingle_normalized(*norm, idx.mh.k, idx.mh.mode, match, s)
                                             : shingle_document(text, idx.mh.k, idx.mh.mode, match, s);
     res.n_tokens[ur] = static_cast<std::int64_t>(n_tok);
     if (n_tok == 0) {

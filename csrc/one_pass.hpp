@@ -1,8 +1,11 @@
-// The whole scan of a batch in one pass: each document is normalized once, and that buffer feeds
-// the three detectors while it is hot in the cache (near-duplicates read their tokens from it,
-// copied spans search it, self-identification runs its automaton over it). One parallel region
-// per batch, rows cut into chunks and results concatenated in row order, so the output does not
-// depend on the thread count and equals what the three separate scans give (the tests hold it so).
+// The whole scan of a batch in one pass over its text: each document is normalized once, and that
+// buffer feeds the three detectors (near-duplicates read their tokens from it, copied spans search it,
+// self-identification runs its automaton over it). Work goes by chunks of rows: a chunk's documents are
+// normalized into one arena (a few hundred kB, which stays in the core's cache), then each detector
+// takes the whole chunk in turn, so its own index structures (LSH tables, k-gram filter, suffix array,
+// automaton: megabytes to gigabytes) stay hot across the chunk instead of evicting one another at every
+// document. Chunks are concatenated in row order, so the output does not depend on the thread count and
+// equals what the three separate scans give (the tests hold it so).
 #pragma once
 #include <vector>
 
@@ -48,26 +51,51 @@ inline OnePassResult one_pass_scan(const TextColumn& docs, const NearDupIndex& n
         detail::SpanScratch spw;
         detail::SelfIdScratch sidw;
         NormalizedText nt;
+        std::vector<std::uint8_t> arena;    // the chunk's normalized documents, each followed by kPad zeros
+        std::vector<std::size_t> at, size;  // where each row's bytes start in the arena; SIZE_MAX: not scanned
         const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
         const std::size_t rows = static_cast<std::size_t>(hi - lo);
-        nd_chunks[c].counts.assign(rows, 0);
-        sp_chunks[c].counts.assign(rows, 0);
-        sid_chunks[c].counts.assign(rows, 0);
+        constexpr std::size_t kSkip = static_cast<std::size_t>(-1);
+        at.assign(rows, kSkip);
+        size.assign(rows, 0);
         for (std::int64_t r = lo; r < hi; ++r) {
             const std::size_t ur = static_cast<std::size_t>(r), k = static_cast<std::size_t>(r - lo);
             if (!docs.is_valid(r)) { res.near_dup.status[ur] = kNull; continue; }
             const ByteSpan text = docs.row(r);
             if (text.size >= kMaxDocumentBytes) { res.near_dup.status[ur] = kTooLarge; continue; }
             normalize_into<false>(text, nt);
-            nd_chunks[c].counts[k] =
-                detail::near_dup_document(nd, o.near_dup, o.near_dup_match, r, text, &nt, ndw, nd_chunks[c], res.near_dup);
-            if (o.spans != nullptr)
-                sp_chunks[c].counts[k] = detail::span_document(*o.spans, o.control, o.span, text, nt, spw, sp_chunks[c],
-                                                               res.spans.copied_chars[ur], res.spans.truncated[ur]);
-            if (o.self_id != nullptr)
-                sid_chunks[c].counts[k] = detail::self_id_document(*o.self_id, o.self_id_options, text, &nt, sidw,
-                                                                   sid_chunks[c], res.self_id.truncated[ur]);
+            at[k] = arena.size();
+            size[k] = nt.size;
+            arena.insert(arena.end(), nt.data(), nt.data() + nt.size + NormalizedText::kPad);
         }
+        auto each = [&](auto&& f) {
+            for (std::size_t k = 0; k < rows; ++k)
+                if (at[k] != kSkip) {
+                    const std::int64_t r = lo + static_cast<std::int64_t>(k);
+                    const ByteSpan norm{arena.data() + at[k], size[k]};
+                    f(r, static_cast<std::size_t>(r), k, docs.row(r), norm);
+                }
+        };
+        detail::NearDupChunk& ndc = nd_chunks[c];
+        ndc.counts.assign(rows, 0);
+        each([&](std::int64_t r, std::size_t, std::size_t k, ByteSpan text, const ByteSpan& norm) {
+            ndc.counts[k] = detail::near_dup_document(nd, o.near_dup, o.near_dup_match, r, text, &norm, ndw, ndc,
+                                                      res.near_dup);
+        });
+        detail::SpanChunk& spc = sp_chunks[c];
+        spc.counts.assign(rows, 0);
+        if (o.spans != nullptr)
+            each([&](std::int64_t, std::size_t ur, std::size_t k, ByteSpan text, const ByteSpan& norm) {
+                spc.counts[k] = detail::span_document(*o.spans, o.control, o.span, text, norm, spw, spc,
+                                                      res.spans.copied_chars[ur], res.spans.truncated[ur]);
+            });
+        detail::SelfIdChunk& sic = sid_chunks[c];
+        sic.counts.assign(rows, 0);
+        if (o.self_id != nullptr)
+            each([&](std::int64_t, std::size_t ur, std::size_t k, ByteSpan text, const ByteSpan& norm) {
+                sic.counts[k] = detail::self_id_document(*o.self_id, o.self_id_options, text, &norm, sidw, sic,
+                                                         res.self_id.truncated[ur]);
+            });
     });
     detail::near_dup_merge(nd_chunks, n, res.near_dup);
     detail::span_merge(sp_chunks, n, res.spans);

@@ -393,15 +393,15 @@ struct SelfIdScratch {
     std::vector<std::int64_t> cps;
 };
 
-// The findings of one document (valid, under kMaxDocumentBytes), appended to out; nt: its normalized
-// text if the caller has it, else null. Sets whether a hit cap was reached; returns the number of findings.
+// The findings of one document (valid, under kMaxDocumentBytes), appended to out; norm: its normalized
+// bytes if the caller has them, else null. Sets whether a hit cap was reached; returns the number of findings.
 inline std::int64_t self_id_document(const SelfIdRules& R, const SelfIdOptions& o, ByteSpan text,
-                                     const NormalizedText* nt, SelfIdScratch& w, SelfIdChunk& out,
+                                     const ByteSpan* norm, SelfIdScratch& w, SelfIdChunk& out,
                                      std::uint8_t& truncated) {
     // Pass 1: anchors only (a few per million bytes in ordinary text), over the normalized bytes.
     w.anchors.clear();
     MatchSink sink{R.set, w.anchors, R.pat_role.data(), std::max(kMaxHitsPerDocument, text.size / 64)};
-    if (nt != nullptr) sink.put_run(nt->data(), nt->size, 0);
+    if (norm != nullptr) sink.put_run(norm->data, norm->size, 0);
     else normalize_walk(text, sink);
     if (sink.overflow) truncated = 1;
     if (w.anchors.empty()) return 0;

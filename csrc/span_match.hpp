@@ -380,13 +380,13 @@ struct SpanScratch {
     std::vector<Interval> cover;
 };
 
-// The spans of one document (valid, under kMaxDocumentBytes) whose normalized text is nt, appended to
+// The spans of one document (valid, under kMaxDocumentBytes) whose normalized bytes are nt, appended to
 // out; sets its copied characters and whether its search was cut short. Returns the number of spans.
 inline std::int64_t span_document(const SpanIndex& idx, const SpanIndex* control, const SpanOptions& o,
-                                  ByteSpan text, const NormalizedText& nt, SpanScratch& w, SpanChunk& out,
+                                  ByteSpan text, ByteSpan nt, SpanScratch& w, SpanChunk& out,
                                   std::int64_t& copied, std::uint8_t& truncated) {
     w.raw.clear();
-    if (!find_raw_spans(nt.data(), nt.size, idx, o.min_chars, o.min_words, w.raw, w.occ, out.ctr)) truncated = 1;
+    if (!find_raw_spans(nt.data, nt.size, idx, o.min_chars, o.min_words, w.raw, w.occ, out.ctr)) truncated = 1;
     if (w.raw.empty()) return 0;
     // Merge the matches of one reference that overlap or touch in the document.
     std::stable_sort(w.raw.begin(), w.raw.end(), [](const RawSpan& x, const RawSpan& y) {
@@ -434,7 +434,7 @@ inline std::int64_t span_document(const SpanIndex& idx, const SpanIndex* control
         bool common = false;
         if (control != nullptr && control->sa.n > 0) {
             ++out.ctr.searches;
-            common = control->sa.occurs(nt.data() + sp.start, sp.end - sp.start);
+            common = control->sa.occurs(nt.data + sp.start, sp.end - sp.start);
         }
         out.start.push_back(ca);
         out.end.push_back(cb);
@@ -443,7 +443,7 @@ inline std::int64_t span_document(const SpanIndex& idx, const SpanIndex* control
         out.ref_end.push_back(rb);
         out.ref_count.push_back(sp.ref_count);
         out.common.push_back(common ? 1 : 0);
-        out.chars.push_back(static_cast<std::int64_t>(count_utf8_chars(nt.data() + sp.start, sp.end - sp.start)));
+        out.chars.push_back(static_cast<std::int64_t>(count_utf8_chars(nt.data + sp.start, sp.end - sp.start)));
         if (!common) w.cover.push_back({ca, cb});
     }
     std::sort(w.cover.begin(), w.cover.end(),
@@ -522,7 +522,8 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
             normalize_into<false>(text, nt);
             const std::size_t ur = static_cast<std::size_t>(r);
             out.counts[static_cast<std::size_t>(r - lo)] =
-                detail::span_document(idx, control, o, text, nt, w, out, res.copied_chars[ur], res.truncated[ur]);
+                detail::span_document(idx, control, o, text, ByteSpan{nt.data(), nt.size}, w, out, res.copied_chars[ur],
+                                      res.truncated[ur]);
         }
     });
     detail::span_merge(chunks, n, res);
