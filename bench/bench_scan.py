@@ -12,7 +12,7 @@ same part (for the ratio) and on the whole corpus (for its own rate). Also print
 RSS scanning the big corpus and a corpus 8 times larger (the memory a scan needs should not grow with
 the corpus; the issue asks for 1 GB against 8 GB within 10%, which --mb 1024 measures).
 
-Usage: python bench/bench_scan.py [--mb 256] [--baseline-mb 4] [--work /tmp/scanner-bench-scan]
+Usage: python bench/bench_scan.py [--mb 256] [--baseline-mb 4] [--repeat 3] [--work /tmp/scanner-bench-scan]
 """
 
 from __future__ import annotations  # noqa: I001 (scanner first, as in the CLI)
@@ -116,6 +116,7 @@ def main() -> int:
     ap.add_argument("--mb", type=float, default=256)
     ap.add_argument("--baseline-mb", type=float, default=4)
     ap.add_argument("--work", default="/tmp/scanner-bench-scan")
+    ap.add_argument("--repeat", type=int, default=3, help="scanner runs on the big corpus; the fastest is kept")
     args = ap.parse_args()
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
@@ -134,15 +135,23 @@ def main() -> int:
     bt = baseline(work / "small.parquet", refs, work / "baseline.parquet")
     print(f"baseline reference structures (datasketch LSH, 13-gram set, regex): {bt['build']:.1f} s", file=sys.stderr)
     res["baseline, small"] = (small_mb, bt["scan"])
+    cpu = {}
     for threads in (1, 0):
-        t = time.perf_counter()
-        scan([work / "big.parquet"], idx, work / f"b{threads}", ScanOptions(threads=threads))
-        res[f"scanner, {threads or 'all'} thread(s), big"] = (big_mb, time.perf_counter() - t)
+        best = (float("inf"), 0.0)
+        for _ in range(args.repeat):  # the fastest run: the machine's noise only ever adds time
+            t, c = time.perf_counter(), time.process_time()
+            scan([work / "big.parquet"], idx, work / f"b{threads}", ScanOptions(threads=threads), force=True)
+            best = min(best, (time.perf_counter() - t, time.process_time() - c))
+        res[f"scanner, {threads or 'all'} thread(s), big"] = (big_mb, best[0])
+        cpu[threads] = best[1]
     print(f"{'':34}{'MB':>8}{'seconds':>10}{'MB/s':>9}")
     for k, (mb, s) in res.items():
         print(f"{k:34}{mb:8.1f}{s:10.2f}{mb / s:9.1f}")
     ratio = (res["baseline, small"][1] / res["scanner, 1 thread, small"][1])
     steady = (big_mb / res["scanner, 1 thread(s), big"][1]) / (small_mb / res["baseline, small"][1])
+    for threads, c in cpu.items():
+        print(f"scanner, {threads or 'all'} thread(s): {big_mb / c:.1f} MB per CPU-second (all the process's "
+              f"threads, Parquet decoding included)")
     print(f"scanner (1 thread) / baseline on the same {small_mb:.0f} MB, scanner's start-up included: {ratio:.1f}x")
     print(f"scanner (1 thread, {big_mb:.0f} MB) / baseline rate, same document mix: {steady:.1f}x")
     # Memory against corpus size: the big corpus as 1 shard, then as 8 shards (8 copies: a corpus 8x larger,
@@ -159,8 +168,9 @@ def main() -> int:
         rss[name] = int(r.stdout.strip().splitlines()[-1]) / 1024  # kB -> MB
         print(f"peak RSS scanning {big_mb * len(files):.0f} MB ({len(files)} shard(s)): {rss[name]:.0f} MB")
     print(f"peak RSS, 8x corpus / 1x corpus: {rss['8x'] / rss['1x']:.3f}")
+    per_cpu = {str(k): big_mb / c for k, c in cpu.items()}
     print(json.dumps({k: v[0] / v[1] for k, v in res.items()} | {"ratio": ratio, "steady_ratio": steady,
-                                                                "rss_mb": rss}))
+                                                                "mb_per_cpu_s": per_cpu, "rss_mb": rss}))
     return 0
 
 

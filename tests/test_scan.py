@@ -240,3 +240,22 @@ def test_one_pass_equals_the_three_separate_scans(tiny, tiny_index, threads):
     _assert_same(sp, tiny_index.spans.scan(texts, ctx.min_span, threads=threads), "spans")
     _assert_same(sid, ctx.matcher.scan(texts, o.self_id_precision, threads), "self-ID")
     assert len(nd["ref"]) and len(sp["start"]) and len(sid["rule"])  # each detector found something
+
+
+@pytest.mark.parametrize("detectors", [("copied_span",), ("self_id",), ("near_duplicate", "self_id")])
+def test_one_pass_with_some_detectors(tiny, tiny_index, detectors):
+    # Detectors left out are not run (None), and the near-duplicate result still gives every row's
+    # status and counts, with matches only when near_duplicate is asked for.
+    from scanner.scan import ScanContext
+    texts = pa.array(pq.read_table(tiny["corpus"]).column("text").to_pylist() + [None], type=pa.large_string())
+    full_nd, full_sp, full_sid = ScanContext(tiny_index, ScanOptions(threads=1)).scan_batch(texts)
+    nd, sp, sid = ScanContext(tiny_index, ScanOptions(threads=1, detectors=detectors)).scan_batch(texts)
+    for k in ("status", "n_codepoints", "n_tokens"):
+        assert np.array_equal(nd[k], full_nd[k])
+    assert (len(nd["ref"]) > 0) == ("near_duplicate" in detectors)
+    assert (sp is None) == ("copied_span" not in detectors)
+    assert (sid is None) == ("self_id" not in detectors)
+    if sp is not None:
+        _assert_same(sp, full_sp, "spans")
+    if sid is not None:
+        _assert_same(sid, full_sid, "self-ID")
