@@ -34,9 +34,11 @@
 // thread count.
 #pragma once
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "common.hpp"
+#include "hash.hpp"
 #include "normalize.hpp"
 #include "parallel.hpp"
 #include "pattern_set.hpp"
@@ -53,8 +55,64 @@ inline constexpr std::size_t kQuoteReach = 300;
 // document is marked truncated (only degenerate text such as "As an AI, I " repeated gets there).
 inline constexpr std::size_t kMaxHitsPerDocument = 1 << 16;
 
+// Where an anchor can start. Bitsets over a hash of the bytes at a position, set from every anchor's
+// first bytes: `first6` of its first 6 bytes (all anchors), then, to thin out what passes, `long8` of
+// its first 8 (anchors of 8 bytes or more) and `short6` of its first 6 (shorter anchors). No false
+// negatives: every anchor occurrence starts at a position that passes. In ordinary text about 1
+// position in 2,000 passes, so pass 1 runs the automaton only over short windows after those positions
+// (prefilter_anchors) instead of over every byte. Not used (enabled = false) if an anchor is shorter
+// than 6 bytes.
+struct AnchorPrefilter {
+    static constexpr int kBits = 20;  // 2^20 bits (128 kB) per bitset: collisions pass ~0.1% of positions
+    bool enabled = false, any_short = false;
+    std::size_t max_len = 0;  // longest anchor, bytes
+    std::vector<std::uint64_t> first6, long8, short6;
+    static std::uint32_t slot(std::uint64_t v) {
+        return static_cast<std::uint32_t>((v * 0x9e3779b97f4a7c15ULL) >> (64 - kBits));
+    }
+    static bool test(const std::uint64_t* b, std::uint32_t i) { return (b[i >> 6] >> (i & 63)) & 1u; }
+    static void set(std::vector<std::uint64_t>& b, std::uint32_t i) { b[i >> 6] |= std::uint64_t{1} << (i & 63); }
+    static std::uint64_t low6(std::uint64_t v) { return v & 0xffffffffffffULL; }
+
+    void build(const std::vector<ByteSpan>& anchors) {
+        enabled = !anchors.empty();
+        any_short = false;
+        max_len = 0;
+        for (auto* b : {&first6, &long8, &short6}) b->assign(std::size_t{1} << (kBits - 6), 0);
+        for (const ByteSpan& a : anchors) {
+            if (a.size < 6) {
+                enabled = false;
+                return;
+            }
+            std::uint8_t head[8] = {};
+            std::memcpy(head, a.data, std::min<std::size_t>(8, a.size));
+            const std::uint64_t v = load_le64(head);
+            set(first6, slot(low6(v)));
+            if (a.size >= 8) {
+                set(long8, slot(v));
+            } else {
+                set(short6, slot(low6(v)));
+                any_short = true;
+            }
+            max_len = std::max(max_len, a.size);
+        }
+    }
+    // The first position q >= p with q + 6 <= N that may start an anchor, or N if there is none.
+    // T must be readable up to N + 8.
+    std::size_t next(const std::uint8_t* T, std::size_t N, std::size_t p) const {
+        const std::uint64_t *f6 = first6.data(), *l8 = long8.data(), *s6 = short6.data();
+        for (; p + 6 <= N; ++p) {
+            const std::uint64_t v = load_le64(T + p);
+            if (!test(f6, slot(low6(v)))) continue;
+            if ((p + 8 <= N && test(l8, slot(v))) || (any_short && test(s6, slot(low6(v))))) return p;
+        }
+        return N;
+    }
+};
+
 struct SelfIdRules {
     PatternSet set;
+    AnchorPrefilter prefilter;  // over the anchors' first bytes
     std::vector<std::uint32_t> pat_rule;
     std::vector<std::uint8_t> pat_role;
     std::vector<std::uint8_t> pat_lead_word, pat_trail_word;
@@ -108,6 +166,10 @@ inline SelfIdRules make_self_id_rules(const std::vector<ByteSpan>& patterns, con
     for (std::size_t i = 0; i < n; ++i)
         if (r.pat_role[i] == kRequires) r.rule_has_requires[r.pat_rule[i]] = 1;
     r.set = PatternSet(patterns);
+    std::vector<ByteSpan> anchors;
+    for (std::size_t i = 0; i < n; ++i)
+        if (r.pat_role[i] == kAnchor) anchors.push_back(patterns[i]);
+    r.prefilter.build(anchors);
     return r;
 }
 
@@ -384,6 +446,30 @@ inline void confirm(const SelfIdRules& R, const std::uint8_t* T, std::size_t N, 
     ctr.confirmed += static_cast<std::int64_t>(out.size());
 }
 
+// Pass 1 over normalized bytes T (readable up to T.size + 8) with the prefilter: the automaton, from its
+// start state, over the windows [p, p + longest anchor) of the positions p that may start an anchor,
+// overlapping windows merged. Every anchor occurrence starts at such a p and ends inside its window, so
+// the sink gets the same anchors, in the same (end) order, as from a walk over all of T.
+inline void prefilter_anchors(const SelfIdRules& R, ByteSpan T, MatchSink& sink) {
+    const std::size_t N = T.size, L = R.prefilter.max_len;
+    std::size_t w0 = 0, w1 = 0;  // the open window; none while w1 == 0
+    auto run = [&]() {
+        sink.state = 0;
+        sink.pos = static_cast<std::uint32_t>(w0);
+        sink.put_run(T.data + w0, std::min(w1, N) - w0, 0);
+    };
+    for (std::size_t p = R.prefilter.next(T.data, N, 0); p < N; p = R.prefilter.next(T.data, N, p + 1)) {
+        if (w1 != 0 && p < w1) {
+            w1 = p + L;
+        } else {
+            if (w1 != 0) run();
+            w0 = p;
+            w1 = p + L;
+        }
+    }
+    if (w1 != 0) run();
+}
+
 // Per-thread buffers of self_id_document, reused across documents.
 struct SelfIdScratch {
     std::vector<PatHit> hits, anchors;
@@ -401,7 +487,8 @@ inline std::int64_t self_id_document(const SelfIdRules& R, const SelfIdOptions& 
     // Pass 1: anchors only (a few per million bytes in ordinary text), over the normalized bytes.
     w.anchors.clear();
     MatchSink sink{R.set, w.anchors, R.pat_role.data(), std::max(kMaxHitsPerDocument, text.size / 64)};
-    if (norm != nullptr) sink.put_run(norm->data, norm->size, 0);
+    if (norm != nullptr && R.prefilter.enabled) prefilter_anchors(R, *norm, sink);
+    else if (norm != nullptr) sink.put_run(norm->data, norm->size, 0);
     else normalize_walk(text, sink);
     if (sink.overflow) truncated = 1;
     if (w.anchors.empty()) return 0;

@@ -327,3 +327,41 @@ def test_cli_patterns_option(tmp_path, tiny, tiny_index):
     r = CliRunner().invoke(main, ["scan", str(corpus), "--index", str(tiny_index.path), "-o", str(tmp_path / "o2"),
                                   "--no-progress", "--patterns", str(bad)])
     assert r.exit_code == 2 and "regular expressions are not supported" in r.output
+
+
+def _anchor_texts():
+    """Texts of the built-in anchors (every 7th rule's first few expansions, Latin and CJK, short and long),
+    and cut-off prefixes of them, as near-misses for the prefilter."""
+    out = []
+    for rule in Catalogue.load().rules[::7]:
+        for ph in rule.patterns[:2]:
+            for t in expand(ph)[:2]:
+                out += [t, t[: max(1, len(t) // 2)], t[:6]]
+    return sorted(set(out))
+
+
+ANCHOR_TEXTS = _anchor_texts()
+
+
+@pytest.fixture(scope="module")
+def low_ctx(tiny_index):
+    from scanner.scan import ScanContext, ScanOptions
+    return ScanContext(tiny_index, ScanOptions(threads=1, detectors=("self_id",), self_id_precision="low"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(ANCHOR_TEXTS), st.text(alphabet="abcxyz ,.'I", max_size=12),
+                          st.sampled_from([" ", "\n\n", "。", "“", "”", "\u200b", "ＡＩ", "As an AI"])),
+                min_size=1, max_size=25).map("".join))
+def test_prefiltered_first_pass_finds_what_the_full_walk_finds(low_ctx, text):
+    # The scan's first pass runs the automaton only in windows after the positions an anchor may start
+    # at (csrc/self_id.hpp, AnchorPrefilter); the detector's own scan walks every byte. Same findings.
+    ctx = low_ctx
+    texts = pa.array([text, text * 3, "x" + text], type=pa.large_string())
+    _, _, got = ctx.scan_batch(texts)
+    want = ctx.matcher.scan(texts, "low", 1)
+    for k in want:
+        if isinstance(want[k], np.ndarray):
+            assert np.array_equal(got[k], want[k]), k
+        else:
+            assert got[k] == want[k], k
