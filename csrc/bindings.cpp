@@ -536,19 +536,21 @@ PYBIND11_MODULE(_core, m) {
             py::arg("rule_within"))
         .def_property_readonly("n_states", [](const SelfIdRules& r) { return r.set.n_states(); })
         .def_property_readonly("memory_bytes", [](const SelfIdRules& r) { return r.set.memory_bytes(); })
-        .def("scan", [](const SelfIdRules& self, const py::tuple& column, int min_precision, int threads) {
+        .def("scan", [](const SelfIdRules& self, const py::tuple& column, int min_precision, int threads,
+                        bool prefilter) {
             if (min_precision < kLow || min_precision > kHigh) throw InvalidArgument("min_precision must be 0..2");
             ColumnArg c = column_arg(column);
             SelfIdOptions o;
             o.min_precision = static_cast<std::uint8_t>(min_precision);
             o.threads = threads;
+            o.prefilter = prefilter;
             SelfIdResult r;
             {
                 py::gil_scoped_release release;
                 r = self_id_scan(c.col, self, o);
             }
             return self_id_dict(std::move(r));
-        }, py::arg("column"), py::arg("min_precision"), py::arg("threads"));
+        }, py::arg("column"), py::arg("min_precision"), py::arg("threads"), py::arg("prefilter") = true);
 
     m.def("one_pass", [](const py::tuple& column, const PyNearDupIndex& nd, double threshold, double prefilter,
                          std::size_t max_verify, std::size_t max_matches, bool near_dup_match, const PySpanIndex* spans,

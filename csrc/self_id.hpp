@@ -176,6 +176,7 @@ inline SelfIdRules make_self_id_rules(const std::vector<ByteSpan>& patterns, con
 struct SelfIdOptions {
     std::uint8_t min_precision = kMedium;
     int threads = 0;
+    bool prefilter = true;  // false: pass 1 walks every byte (the reference the tests hold the prefilter to)
 };
 
 struct SelfIdResult {
@@ -474,7 +475,7 @@ inline void prefilter_anchors(const SelfIdRules& R, ByteSpan T, MatchSink& sink)
 struct SelfIdScratch {
     std::vector<PatHit> hits, anchors;
     std::vector<Candidate> cands;
-    NormalizedText nto;  // the document normalized with offsets
+    NormalizedText nt, nto;  // the document normalized (for the prefilter), and with offsets
     std::vector<std::size_t> bytes_at;
     std::vector<std::int64_t> cps;
 };
@@ -487,9 +488,20 @@ inline std::int64_t self_id_document(const SelfIdRules& R, const SelfIdOptions& 
     // Pass 1: anchors only (a few per million bytes in ordinary text), over the normalized bytes.
     w.anchors.clear();
     MatchSink sink{R.set, w.anchors, R.pat_role.data(), std::max(kMaxHitsPerDocument, text.size / 64)};
-    if (norm != nullptr && R.prefilter.enabled) prefilter_anchors(R, *norm, sink);
-    else if (norm != nullptr) sink.put_run(norm->data, norm->size, 0);
-    else normalize_walk(text, sink);
+    if (o.prefilter && R.prefilter.enabled) {
+        ByteSpan nb;
+        if (norm != nullptr) {
+            nb = *norm;
+        } else {
+            normalize_into<false>(text, w.nt);
+            nb = ByteSpan{w.nt.data(), w.nt.size};
+        }
+        prefilter_anchors(R, nb, sink);
+    } else if (norm != nullptr) {
+        sink.put_run(norm->data, norm->size, 0);
+    } else {
+        normalize_walk(text, sink);
+    }
     if (sink.overflow) truncated = 1;
     if (w.anchors.empty()) return 0;
     // Pass 2: every phrase near the anchors, in the normalized text with offsets.

@@ -313,8 +313,11 @@ class SelfIdMatcher:
     def memory_bytes(self) -> int:
         return int(self._core.memory_bytes)
 
-    def scan(self, texts, min_precision: str = "medium", threads: int = 0) -> dict:
+    def scan(self, texts, min_precision: str = "medium", threads: int = 0, *, prefilter: bool = True) -> dict:
         """Findings of every document of `texts` (pyarrow string array, chunked array or list of str).
+
+        prefilter=False runs the automaton over every byte of the first pass instead of only after the
+        positions an anchor can start at: the same findings, slower; the tests compare the two.
 
         Returns a dict of CSR arrays: ``row_offsets`` (len(texts)+1); per finding ``rule`` (index into
         catalogue.rules), ``start``/``end`` (code points of the matched phrase in the original text),
@@ -324,4 +327,4 @@ class SelfIdMatcher:
         if min_precision not in PRECISIONS:
             raise InvalidInput(f"min_precision={min_precision!r}: use one of {', '.join(PRECISIONS)}")
         arr = as_text_array(texts, where="documents")
-        return self._core.scan(text_buffers(arr), PRECISIONS.index(min_precision), threads)
+        return self._core.scan(text_buffers(arr), PRECISIONS.index(min_precision), threads, bool(prefilter))
