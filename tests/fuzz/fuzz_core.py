@@ -77,9 +77,13 @@ def _patterns(data: bytes) -> None:
     if _RULES is None:
         from scanner.self_id import Catalogue
         _RULES = Catalogue.load().compile()
-    res = _RULES.scan(_column(data), "low", 1)
+    col = _column(data)
+    res = _RULES.scan(col, "low", 1)
     assert len(res["start"]) == len(res["rule"])
     assert np.all(res["start"] <= res["end"])
+    walk = _RULES.scan(col, "low", 1, prefilter=False)  # the anchor prefilter must find what the walk finds
+    for k, v in walk.items():
+        assert np.array_equal(res[k], v) if isinstance(v, np.ndarray) else res[k] == v, k
 
 
 def _index(data: bytes) -> None:
