@@ -146,12 +146,9 @@ inline void near_dup_init(NearDupResult& res, std::int64_t n) {
 }
 
 // Concatenates the chunks, in row order, into res.
-inline void near_dup_merge(std::vector<NearDupChunk>& chunks, std::int64_t n, NearDupResult& res) {
-    res.row_offsets.clear();
-    res.row_offsets.reserve(static_cast<std::size_t>(n) + 1);
-    res.row_offsets.push_back(0);
-    for (auto& ch : chunks) {
-        for (std::int64_t cnt : ch.counts) res.row_offsets.push_back(res.row_offsets.back() + cnt);
+inline void near_dup_merge(const std::vector<NearDupChunk>& chunks, NearDupResult& res) {
+    row_offsets_of(chunks, res.row_offsets);
+    for (const auto& ch : chunks) {
         res.ref.insert(res.ref.end(), ch.ref.begin(), ch.ref.end());
         res.score.insert(res.score.end(), ch.score.begin(), ch.score.end());
         res.estimate.insert(res.estimate.end(), ch.estimate.begin(), ch.estimate.end());
@@ -165,19 +162,11 @@ inline void near_dup_merge(std::vector<NearDupChunk>& chunks, std::int64_t n, Ne
 }  // namespace detail
 
 inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& idx, const NearDupOptions& o) {
-    const std::int64_t n = docs.length;
     NearDupResult res;
-    detail::near_dup_init(res, n);
-    const int threads = resolve_threads(o.threads);
-    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
-    const std::size_t n_chunks = chunk_count(n, chunk_rows);
-    std::vector<detail::NearDupChunk> chunks(n_chunks);
-
-    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
-        detail::NearDupChunk& out = chunks[c];
+    detail::near_dup_init(res, docs.length);
+    const auto chunks = row_chunks<detail::NearDupChunk>(docs.length, o.threads, [&](auto& out, std::int64_t lo,
+                                                                                      std::int64_t hi) {
         detail::NearDupScratch w;
-        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
-        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
         for (std::int64_t r = lo; r < hi; ++r) {
             const std::size_t ur = static_cast<std::size_t>(r);
             if (!docs.is_valid(r)) { res.status[ur] = kNull; continue; }
@@ -187,7 +176,7 @@ inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& i
                 detail::near_dup_document(idx, o, true, r, text, nullptr, w, out, res);
         }
     });
-    detail::near_dup_merge(chunks, n, res);
+    detail::near_dup_merge(chunks, res);
     return res;
 }
 

@@ -97,9 +97,9 @@ inline OnePassResult one_pass_scan(const TextColumn& docs, const NearDupIndex& n
                                                          res.self_id.truncated[ur]);
             });
     });
-    detail::near_dup_merge(nd_chunks, n, res.near_dup);
-    detail::span_merge(sp_chunks, n, res.spans);
-    detail::self_id_merge(sid_chunks, n, res.self_id);
+    detail::near_dup_merge(nd_chunks, res.near_dup);
+    detail::span_merge(sp_chunks, res.spans);
+    detail::self_id_merge(sid_chunks, res.self_id);
     return res;
 }
 

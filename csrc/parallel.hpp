@@ -70,4 +70,28 @@ void parallel_chunks(std::size_t n_chunks, int threads, F&& f) {
     if (error) std::rethrow_exception(error);
 }
 
+// A batch of n rows cut into chunks of chunk_rows_for(n, threads) rows; f(out, lo, hi) fills one chunk's
+// output `out` (whose per-row `counts` come sized to hi - lo, zeroed) from rows [lo, hi), on up to
+// `threads` threads. Returns the outputs in row order, for the caller to concatenate.
+template <class Chunk, class F>
+std::vector<Chunk> row_chunks(std::int64_t n, int threads, F&& f) {
+    threads = resolve_threads(threads);
+    const std::int64_t rows = chunk_rows_for(n, threads);
+    std::vector<Chunk> chunks(chunk_count(n, rows));
+    parallel_chunks(chunks.size(), threads, [&](std::size_t c) {
+        const std::int64_t lo = static_cast<std::int64_t>(c) * rows, hi = std::min(n, lo + rows);
+        chunks[c].counts.assign(static_cast<std::size_t>(hi - lo), 0);
+        f(chunks[c], lo, hi);
+    });
+    return chunks;
+}
+
+// CSR row offsets (one more than the rows) from the per-row counts of chunks in row order.
+template <class Chunk>
+void row_offsets_of(const std::vector<Chunk>& chunks, std::vector<std::int64_t>& offsets) {
+    offsets.assign(1, 0);
+    for (const Chunk& ch : chunks)
+        for (std::int64_t cnt : ch.counts) offsets.push_back(offsets.back() + cnt);
+}
+
 }  // namespace scanner

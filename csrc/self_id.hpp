@@ -536,15 +536,10 @@ inline std::int64_t self_id_document(const SelfIdRules& R, const SelfIdOptions& 
 }
 
 // Concatenates the chunks, in row order, into res.
-inline void self_id_merge(const std::vector<SelfIdChunk>& chunks, std::int64_t n, SelfIdResult& res) {
-    res.row_offsets.assign(static_cast<std::size_t>(n) + 1, 0);
-    std::size_t row = 0;
+inline void self_id_merge(const std::vector<SelfIdChunk>& chunks, SelfIdResult& res) {
+    row_offsets_of(chunks, res.row_offsets);
     auto app = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
     for (const auto& ch : chunks) {
-        for (std::int64_t cnt : ch.counts) {
-            res.row_offsets[row + 1] = res.row_offsets[row] + cnt;
-            ++row;
-        }
         app(res.rule, ch.rule);
         app(res.start, ch.start);
         app(res.end, ch.end);
@@ -563,19 +558,11 @@ inline void self_id_merge(const std::vector<SelfIdChunk>& chunks, std::int64_t n
 
 // Self-identification findings of every row of docs. Null and too-large rows have none.
 inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, const SelfIdOptions& o) {
-    const std::int64_t n = docs.length;
     SelfIdResult res;
-    res.truncated.assign(static_cast<std::size_t>(n), 0);
-    const int threads = resolve_threads(o.threads);
-    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
-    const std::size_t n_chunks = chunk_count(n, chunk_rows);
-    std::vector<detail::SelfIdChunk> chunks(n_chunks);
-
-    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
-        detail::SelfIdChunk& out = chunks[c];
+    res.truncated.assign(static_cast<std::size_t>(docs.length), 0);
+    const auto chunks = row_chunks<detail::SelfIdChunk>(docs.length, o.threads, [&](auto& out, std::int64_t lo,
+                                                                                    std::int64_t hi) {
         detail::SelfIdScratch w;
-        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
-        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
         for (std::int64_t r = lo; r < hi; ++r) {
             if (!docs.is_valid(r)) continue;
             const ByteSpan text = docs.row(r);
@@ -584,7 +571,7 @@ inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, c
                 detail::self_id_document(R, o, text, nullptr, w, out, res.truncated[static_cast<std::size_t>(r)]);
         }
     });
-    detail::self_id_merge(chunks, n, res);
+    detail::self_id_merge(chunks, res);
     return res;
 }
 

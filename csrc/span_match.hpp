@@ -470,14 +470,9 @@ inline void span_init(SpanResult& res, std::int64_t n) {
 }
 
 // Concatenates the chunks, in row order, into res.
-inline void span_merge(const std::vector<SpanChunk>& chunks, std::int64_t n, SpanResult& res) {
-    res.row_offsets.assign(static_cast<std::size_t>(n) + 1, 0);
-    std::size_t row = 0;
+inline void span_merge(const std::vector<SpanChunk>& chunks, SpanResult& res) {
+    row_offsets_of(chunks, res.row_offsets);
     for (const auto& ch : chunks) {
-        for (std::int64_t cnt : ch.counts) {
-            res.row_offsets[row + 1] = res.row_offsets[row] + cnt;
-            ++row;
-        }
         auto app = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
         app(res.start, ch.start);
         app(res.end, ch.end);
@@ -501,20 +496,12 @@ inline void span_merge(const std::vector<SpanChunk>& chunks, std::int64_t n, Spa
 inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const SpanIndex* control,
                             const SpanOptions& o) {
     detail::check_span_options(idx, o);
-    const std::int64_t n = docs.length;
     SpanResult res;
-    detail::span_init(res, n);
-    const int threads = resolve_threads(o.threads);
-    const std::int64_t chunk_rows = chunk_rows_for(n, threads);
-    const std::size_t n_chunks = chunk_count(n, chunk_rows);
-    std::vector<detail::SpanChunk> chunks(n_chunks);
-
-    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
-        detail::SpanChunk& out = chunks[c];
+    detail::span_init(res, docs.length);
+    const auto chunks = row_chunks<detail::SpanChunk>(docs.length, o.threads, [&](auto& out, std::int64_t lo,
+                                                                                  std::int64_t hi) {
         detail::SpanScratch w;
         NormalizedText nt;
-        const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
-        out.counts.assign(static_cast<std::size_t>(hi - lo), 0);
         for (std::int64_t r = lo; r < hi; ++r) {
             if (!docs.is_valid(r)) continue;
             const ByteSpan text = docs.row(r);
@@ -526,7 +513,7 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
                                       res.truncated[ur]);
         }
     });
-    detail::span_merge(chunks, n, res);
+    detail::span_merge(chunks, res);
     return res;
 }
 
