@@ -536,6 +536,26 @@ PYBIND11_MODULE(_core, m) {
             py::arg("rule_within"))
         .def_property_readonly("n_states", [](const SelfIdRules& r) { return r.set.n_states(); })
         .def_property_readonly("memory_bytes", [](const SelfIdRules& r) { return r.set.memory_bytes(); })
+        .def_property_readonly("prefilter_vectorized", [](const SelfIdRules& r) { return r.prefilter.use_avx2; })
+        // Every position of normalized text that passes the anchor prefilter, by the AVX2 loop (where the
+        // CPU has it) or the scalar one: for the tests that hold the two to the same positions.
+        .def("prefilter_positions", [](const SelfIdRules& self, const py::bytes& text, bool vectorized) {
+            if (!self.prefilter.enabled) throw InvalidArgument("self-id: the anchor prefilter is off for these rules");
+            const std::string_view sv = text;
+            std::vector<std::uint8_t> buf(sv.begin(), sv.end());
+            const std::size_t N = buf.size();
+            buf.resize(N + 16, 0);
+            std::vector<std::int64_t> out;
+            {
+                py::gil_scoped_release release;
+                const AnchorPrefilter& f = self.prefilter;
+                auto next = [&](std::size_t p) {
+                    return vectorized ? f.next(buf.data(), N, p) : f.next_scalar(buf.data(), N, p);
+                };
+                for (std::size_t p = next(0); p < N; p = next(p + 1)) out.push_back(static_cast<std::int64_t>(p));
+            }
+            return to_numpy(std::move(out));
+        }, py::arg("text"), py::arg("vectorized") = true)
         .def("scan", [](const SelfIdRules& self, const py::tuple& column, int min_precision, int threads,
                         bool prefilter) {
             if (min_precision < kLow || min_precision > kHigh) throw InvalidArgument("min_precision must be 0..2");

@@ -20,7 +20,7 @@ from reference.naive_patterns import find_all
 from scanner import _core
 from scanner.arrow_bridge import as_text_array, text_buffers
 from scanner.errors import InputNotFound, InvalidInput
-from scanner.self_id import Catalogue, expand
+from scanner.self_id import Catalogue, compile_phrases, expand, normalize_phrase
 
 DATA = Path(__file__).resolve().parent / "data"
 LANGS = ("en", "zh", "es", "fr", "de", "pt", "ja", "ko", "ru", "it")
@@ -372,3 +372,29 @@ def _same(got: dict, want: dict):
             assert np.array_equal(got[k], want[k]), k
         else:
             assert got[k] == want[k], k
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(ANCHOR_TEXTS), st.text(max_size=20),
+                          st.sampled_from([" ", "\n", "。", "\u200b", "As an AI", "openai"])),
+                min_size=0, max_size=40).map("".join))
+def test_prefilter_vector_loop_passes_the_positions_the_scalar_loop_passes(low_ctx, text):
+    # The AVX2 loop hashes 8 positions at once; the scalar loop (CPUs without AVX2, and the last bytes of
+    # every text) must pass exactly the same positions, and every anchor occurrence must start at one.
+    rules = low_ctx.matcher._core
+    norm = normalize_phrase(text) if text.strip() else text.encode()
+    for t in (norm, b"x" * 7 + norm, norm + b"!" * 9):
+        got = rules.prefilter_positions(t, vectorized=True)
+        want = rules.prefilter_positions(t, vectorized=False)
+        assert got.tolist() == want.tolist()
+        passed = set(want.tolist())
+        for a in _ANCHOR_LITERALS:
+            i = t.find(a)
+            while i >= 0:
+                assert i in passed, (a, i)
+                i = t.find(a, i + 1)
+
+
+# The anchors (compiled, normalized literals) of the rules ANCHOR_TEXTS comes from.
+_ANCHOR_LITERALS = sorted({lit for rule in Catalogue.load().rules[::7]
+                           for lit in compile_phrases(rule.patterns, rule.id)})
