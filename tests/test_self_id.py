@@ -131,6 +131,21 @@ def test_user_rule_file_adds_rules(tmp_path, catalogue):
     assert got[1] == []  # word boundary
 
 
+def test_compiled_rules_are_reused_only_for_the_same_rules(tmp_path, catalogue):
+    # A process keeps the automata it compiled: the same rules (loaded again) give the same matcher,
+    # changed rules a new one that finds what they say.
+    assert Catalogue.load().compile() is Catalogue.load().compile()
+    f = _write(tmp_path / "acme.jsonl", _rule())
+    first = Catalogue.load([f], builtin=False).compile()
+    assert Catalogue.load([f], builtin=False).compile() is first
+    _write(f, _rule(patterns=["I am RoadRunner"]))
+    second = Catalogue.load([f], builtin=False).compile()
+    assert second is not first
+    texts = ["Hello! I am AcmeBot.", "Beep, I am RoadRunner."]
+    assert [len(x) for x in _findings(first, texts)] == [1, 0]
+    assert [len(x) for x in _findings(second, texts)] == [0, 1]
+
+
 @pytest.mark.parametrize("rec, msg", [
     (_rule(regex="I am (a+)+$"), "regular expressions are not supported"),
     (_rule(colour="red"), "unknown keys"),
