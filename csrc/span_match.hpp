@@ -243,10 +243,12 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
         return j + sa.longest(T + j, N - j, where);
     };
     std::size_t last_end = 0;  // char end of the last kept match, to skip a repeat from a later byte start
-    auto consider = [&](std::size_t j, std::size_t ej) {
+    // no_left_to: T[j - 1, no_left_to) is already known not to occur (a failed search of the caller's),
+    // so neither does any longer string around it, and the previous-character search is skipped.
+    auto consider = [&](std::size_t j, std::size_t ej, std::size_t no_left_to) {
         while (ej > j && ej < N && is_utf8_continuation(T[ej])) --ej;
         if (ej <= j) return;
-        if (j > 0) {
+        if (j > 0 && ej < no_left_to) {
             std::size_t pb = j - 1;
             while (pb > 0 && is_utf8_continuation(T[pb])) --pb;
             if (occurs(pb, ej)) return;  // the previous character starts a match reaching as far
@@ -331,12 +333,14 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
                 while (jq > pos && q > p - jq && sa.text[q - (p - jq) - 1] == T[jq - 1]) --jq;
                 hi = jq;
             }
+            bool left_failed = false;  // T[j - 1, cur + 1) was searched and does not occur
             if (hi == pos || !occurs(hi - 1, cur + 1)) {
                 j = hi;
+                left_failed = hi != pos;
             } else if (occurs(pos, cur + 1)) {
                 j = pos;
             } else {
-                std::size_t lo = pos + 1;
+                std::size_t lo = pos + 1;  // invariant: T[lo - 1, cur + 1) does not occur
                 --hi;  // known to hold
                 while (lo < hi) {
                     const std::size_t mid = lo + (hi - lo) / 2;
@@ -344,12 +348,15 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
                     else lo = mid + 1;
                 }
                 j = lo;
+                left_failed = true;
             }
             const bool along_q = j == jq;
+            const std::size_t j_found = j;
             while (j < N && is_utf8_continuation(T[j])) ++j;
+            if (j != j_found) left_failed = false;
             // end() is non-decreasing: a start in [jq, p] ends exactly at endp, as T[jq, endp) occurs.
             const std::size_t ej = along_q && j <= p ? endp : end_of(j);
-            consider(j, ej);
+            consider(j, ej, left_failed ? cur + 1 : static_cast<std::size_t>(-1));
             cur = std::max(cur, ej);
             pos = j + 1;
             if (pos > p || endp <= cur || searches > budget) break;

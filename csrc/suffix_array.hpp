@@ -270,11 +270,30 @@ struct SuffixArrayView {
     }
 
     // The rank range [lo, hi) of the suffixes that start with q[0, L).
+    // The end is found by galloping from lo (ranks lo + 1, lo + 2, lo + 4, ...) and a binary search in
+    // the last gap: a passage found in few places costs a compare or two instead of a second search.
     void range(const std::uint8_t* q, std::size_t L, std::size_t& lo, std::size_t& hi) const {
         std::size_t a, b;
         initial_range(q, L, a, b);
         lo = bound(q, L, a, b, false);
-        hi = bound(q, L, lo, b, true);
+        auto has_prefix = [&](std::size_t r) {
+            std::size_t d = 0;
+            return compare(at(r), q, L, d) == 0;
+        };
+        if (lo >= b || !has_prefix(lo)) {
+            hi = lo;
+            return;
+        }
+        std::size_t in = lo + 1, out = b;  // [lo, in) have the prefix; [out, b) do not
+        for (std::size_t step = 1; in < out; step *= 2) {
+            const std::size_t probe = std::min(out - 1, in + step - 1);
+            if (!has_prefix(probe)) {
+                out = probe;
+                break;
+            }
+            in = probe + 1;
+        }
+        hi = bound(q, L, in, out, true);
     }
 
     bool occurs(const std::uint8_t* q, std::size_t L) const {
