@@ -15,7 +15,7 @@
 // (done in Python). Same shingles + same (num_perm, seed) => bit-identical
 // signatures to datasketch.MinHash(num_perm, seed) in compatible mode.
 // Cost: O(tokens * k) hashing plus O(shingles * num_perm) for the minimum,
-// vectorised with AVX2 where the CPU has it (chosen at run time).
+// vectorised with AVX-512 or AVX2 where the CPU has them (chosen at run time).
 #pragma once
 #include <algorithm>
 #include <vector>
@@ -145,7 +145,7 @@ SCANNER_ALWAYS_INLINE void minhash_block(const std::uint32_t* hv, std::size_t n,
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SCANNER_NO_DISPATCH)
-__attribute__((target_clones("avx2", "default")))
+__attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 inline void minhash_kernel(const std::uint32_t* hv, std::size_t n, const std::uint32_t* a, const std::uint32_t* b,
                            std::size_t num_perm, std::uint32_t* sig) {
