@@ -116,3 +116,17 @@ def test_invalid_utf8_becomes_replacement_characters_one_per_byte():
     norm, src = _core.normalize(b"ab\xff\xfe c\xe2\x82")
     assert norm == "ab\ufffd\ufffd c\ufffd\ufffd".encode()
     assert src.tolist()[:2] == [0, 1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(ascii_st.map(lambda s: s.encode("utf-8")), bytes_st), max_size=6))
+def test_code_point_counts_match_oracle(chunks):
+    # count_codepoints skips all-ASCII 16-byte blocks; an invalid byte counts as one code point, as the
+    # normalizer reads it.
+    import pyarrow as pa
+
+    from scanner.arrow_bridge import text_buffers
+    rows = chunks + [b"".join(chunks), b"x" * 40 + b"".join(chunks)]
+    arr = pa.array(rows, type=pa.binary()).view(pa.string())
+    got = _core.codepoint_counts(text_buffers(arr)).tolist()
+    assert got == [sum(1 for _ in naive._chars_with_offsets(r)) for r in rows]
