@@ -355,6 +355,34 @@ inline void codepoints_at(ByteSpan text, const std::vector<std::size_t>& bytes, 
     }
 }
 
+// The inverse: byte offsets of the given code point offsets (>= 0; past the end: the end) of text, counting
+// an invalid UTF-8 byte as one code point, in one pass over the text whatever their order.
+inline void bytes_at_codepoints(ByteSpan text, const std::vector<std::int64_t>& cps, std::vector<std::size_t>& out) {
+    std::vector<std::size_t> order(cps.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return cps[x] < cps[y]; });
+    out.assign(cps.size(), 0);
+    std::size_t byte = 0, len, next_block = 0;
+    std::int64_t cp = 0;
+    for (std::size_t i : order) {
+        while (cp < cps[i] && byte < text.size) {
+            if (byte >= next_block && byte + 16 <= text.size && cp + 16 <= cps[i]) {
+                if (detail::ascii16(text.data + byte)) {
+                    byte += 16;
+                    cp += 16;
+                    continue;
+                }
+                next_block = byte + 16;
+            }
+            if (text.data[byte] < 0x80) len = 1;
+            else decode_utf8(text.data + byte, text.size - byte, len);
+            byte += len;
+            ++cp;
+        }
+        out[i] = byte;
+    }
+}
+
 // Original byte range of normalized bytes [a, b) (b > a), given the normalized byte -> original byte map.
 inline void original_range(const NormalizedText& nt, ByteSpan orig, std::size_t a, std::size_t b, std::size_t& oa,
                            std::size_t& ob) {

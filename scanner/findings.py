@@ -21,6 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import _core
+from .arrow_bridge import text_buffers
+
 DETECTORS = ("near_duplicate", "copied_span", "self_id")
 SNIPPET_CHARS = 240
 
@@ -128,16 +131,19 @@ def _complete(cols: dict, n: int) -> pa.Table:
 
 
 def _slices(texts: pa.Array, idx: np.ndarray, start, end) -> pa.Array:
-    """texts[idx][start:end] in code points (an invalid byte counts as one, as in the core), one line."""
+    """texts[idx][start:end] in code points (an invalid byte counts as one, as in the core), one line.
+    The core finds the byte range of each slice (one pass per document, however many findings it has),
+    so only the slices themselves are decoded, never the whole document once per finding."""
     if len(idx) == 0:
         return pa.array([], type=pa.string())
-    taken = texts.take(pa.array(idx, type=pa.int64()))
-    out = []
-    for v, a, b in zip(taken.cast(pa.large_binary()).to_pylist(), start, end):
-        s = v.decode("utf-8", "surrogateescape")[a:b]
-        s = s.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        out.append(" ".join(s.split()))
-    return pa.array(out, type=pa.string())
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    a, b = _core.codepoint_byte_ranges(text_buffers(texts), np.asarray(idx, dtype=np.int64),
+                                       np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64))
+    data = texts.buffers()[2]
+    buf = memoryview(data if data is not None else b"")
+    return pa.array([" ".join(str(buf[x:y], "utf-8", "replace").split()) for x, y in zip(a.tolist(), b.tolist())],
+                    type=pa.string())
 
 
 def span_snippets(texts: pa.Array, idx: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:

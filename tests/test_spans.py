@@ -208,3 +208,32 @@ def test_arguments_and_damaged_arrays_are_refused():
     damaged = SpanMatcher(bad, sm.width, sm.window)
     with pytest.raises(IndexFormatError, match="out of range"):
         damaged.scan(["some reference text that is long enough to matter here"], 16)
+
+
+def _slices_oracle(rows: list, idx, start, end) -> list:
+    """Each document decoded whole (an invalid byte as one code point), sliced, then one line."""
+    out = []
+    for i, a, b in zip(idx, start, end):
+        s = rows[i].decode("utf-8", "surrogateescape")[a:b]
+        out.append(" ".join(s.encode("utf-8", "surrogateescape").decode("utf-8", "replace").split()))
+    return out
+
+
+_slice_text = st.lists(st.one_of(st.text(alphabet="ab \n\t", max_size=20), st.text(max_size=6),
+                                 st.binary(max_size=4), st.sampled_from(["我是", "\u00a0", "\u3000", "é"])),
+                       max_size=12).map(lambda parts: b"".join(p if isinstance(p, bytes) else p.encode() for p in parts))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_slice_text, min_size=1, max_size=5), st.data())
+def test_snippet_slices_match_slicing_the_decoded_document(rows, data):
+    # Snippets are cut in the core by code point (invalid bytes count one) and only the slice is decoded;
+    # same text as decoding the whole document and slicing it. Sliced arrays (offset > 0) too.
+    from scanner.findings import _slices
+    arr = pa.array([b"skip"] + rows, type=pa.binary()).view(pa.string())[1:]
+    n = data.draw(st.integers(0, 12))
+    idx = data.draw(st.lists(st.integers(0, len(rows) - 1), min_size=n, max_size=n))
+    start = data.draw(st.lists(st.integers(0, 60), min_size=n, max_size=n))
+    end = data.draw(st.lists(st.integers(0, 60), min_size=n, max_size=n))
+    got = _slices(arr, np.asarray(idx, dtype=np.int64), start, end).to_pylist()
+    assert got == _slices_oracle(rows, idx, start, end)
