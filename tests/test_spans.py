@@ -221,7 +221,7 @@ def _slices_oracle(rows: list, idx, start, end) -> list:
 
 _slice_text = st.lists(st.one_of(st.text(alphabet="ab \n\t", max_size=20), st.text(max_size=6),
                                  st.binary(max_size=4), st.sampled_from(["我是", "\u00a0", "\u3000", "é"])),
-                       max_size=12).map(lambda parts: b"".join(p if isinstance(p, bytes) else p.encode() for p in parts))
+                       max_size=12).map(lambda ps: b"".join(p if isinstance(p, bytes) else p.encode() for p in ps))
 
 
 @settings(max_examples=200, deadline=None)
