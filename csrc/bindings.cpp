@@ -15,6 +15,7 @@
 #include "one_pass.hpp"
 #include "pattern_set.hpp"
 #include "self_id.hpp"
+#include "snippet.hpp"
 #include "span_match.hpp"
 #include "suffix_array.hpp"
 #include "text_column.hpp"
@@ -325,49 +326,24 @@ PYBIND11_MODULE(_core, m) {
         return to_numpy(std::move(out));
     }, py::arg("column"), "Code points per row, counting each invalid UTF-8 byte as one; 0 for nulls.");
 
-    m.def("codepoint_byte_ranges", [](const py::tuple& column, const py::array_t<std::int64_t, py::array::c_style>& rows,
-                                      const py::array_t<std::int64_t, py::array::c_style>& start,
-                                      const py::array_t<std::int64_t, py::array::c_style>& end) {
+    m.def("snippets", [](const py::tuple& column, const py::array_t<std::int64_t, py::array::c_style>& rows,
+                         const py::array_t<std::int64_t, py::array::c_style>& start,
+                         const py::array_t<std::int64_t, py::array::c_style>& end) {
         ColumnArg c = column_arg(column);
         const auto n = static_cast<std::size_t>(rows.size());
         if (static_cast<std::size_t>(start.size()) != n || static_cast<std::size_t>(end.size()) != n)
-            throw InvalidArgument("codepoint_byte_ranges: rows, start and end differ in length");
-        std::vector<std::int64_t> a(n), b(n);
+            throw InvalidArgument("snippets: rows, start and end differ in length");
+        std::vector<std::int32_t> offsets;
+        std::vector<std::uint8_t> data;
         {
             py::gil_scoped_release release;
-            const std::int64_t *r = rows.data(), *s = start.data(), *e = end.data();
-            std::vector<std::size_t> order(n);
-            for (std::size_t i = 0; i < n; ++i) {
-                if (r[i] < 0 || r[i] >= c.col.length) throw InvalidArgument("codepoint_byte_ranges: row out of range");
-                if (s[i] < 0 || e[i] < 0) throw InvalidArgument("codepoint_byte_ranges: negative code point offset");
-                order[i] = i;
-            }
-            std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return r[x] < r[y]; });
-            std::vector<std::int64_t> cps;
-            std::vector<std::size_t> got;
-            for (std::size_t g = 0; g < n;) {
-                std::size_t h = g;
-                while (h < n && r[order[h]] == r[order[g]]) ++h;
-                const std::int64_t row = r[order[g]];
-                const ByteSpan text = c.col.is_valid(row) ? c.col.row(row) : ByteSpan{};
-                cps.clear();
-                for (std::size_t t = g; t < h; ++t) {
-                    cps.push_back(s[order[t]]);
-                    cps.push_back(std::max(s[order[t]], e[order[t]]));
-                }
-                bytes_at_codepoints(text, cps, got);
-                const std::int64_t base = text.data != nullptr ? text.data - c.col.data : 0;
-                for (std::size_t t = g; t < h; ++t) {
-                    a[order[t]] = base + static_cast<std::int64_t>(got[2 * (t - g)]);
-                    b[order[t]] = base + static_cast<std::int64_t>(got[2 * (t - g) + 1]);
-                }
-                g = h;
-            }
+            snippets(c.col, rows.data(), start.data(), end.data(), n, offsets, data);
         }
-        return py::make_tuple(to_numpy(std::move(a)), to_numpy(std::move(b)));
+        return py::make_tuple(to_numpy(std::move(offsets)), to_numpy(std::move(data)));
     }, py::arg("column"), py::arg("rows"), py::arg("start"), py::arg("end"),
-       "Where code points [start, end) of each given row lie in the column's data buffer, as byte offsets "
-       "from its start (an invalid UTF-8 byte counts as one code point; offsets past a row's end stop there).");
+       "Code points [start, end) of the given rows on one line, as Python's "
+       "' '.join(text[start:end].split()) with each invalid UTF-8 byte one code point and decoded with "
+       "'replace' (csrc/snippet.hpp): (int32 offsets, UTF-8 bytes) of a string column.");
 
     py::class_<PyNearDupIndex>(m, "NearDupIndex")
         .def(py::init([](const U32& sigs, const U64& keys, const U32& ids, const U32& dir, int bands, int rows,

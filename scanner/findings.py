@@ -131,19 +131,17 @@ def _complete(cols: dict, n: int) -> pa.Table:
 
 
 def _slices(texts: pa.Array, idx: np.ndarray, start, end) -> pa.Array:
-    """texts[idx][start:end] in code points (an invalid byte counts as one, as in the core), one line.
-    The core finds the byte range of each slice (one pass per document, however many findings it has),
-    so only the slices themselves are decoded, never the whole document once per finding."""
+    """texts[idx][start:end] in code points (an invalid byte counts as one, as in the core), on one line:
+    ``" ".join(slice.split())``, the slice's bytes decoded with "replace". Done in the core
+    (csrc/snippet.hpp), one pass per document for all its findings, so a long document with many
+    findings is not decoded once per finding."""
     if len(idx) == 0:
         return pa.array([], type=pa.string())
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
-    a, b = _core.codepoint_byte_ranges(text_buffers(texts), np.asarray(idx, dtype=np.int64),
-                                       np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64))
-    data = texts.buffers()[2]
-    buf = memoryview(data if data is not None else b"")
-    return pa.array([" ".join(str(buf[x:y], "utf-8", "replace").split()) for x, y in zip(a.tolist(), b.tolist())],
-                    type=pa.string())
+    offsets, data = _core.snippets(text_buffers(texts), np.asarray(idx, dtype=np.int64),
+                                   np.asarray(start, dtype=np.int64), np.asarray(end, dtype=np.int64))
+    return pa.StringArray.from_buffers(len(idx), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def span_snippets(texts: pa.Array, idx: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:

@@ -219,16 +219,22 @@ def _slices_oracle(rows: list, idx, start, end) -> list:
     return out
 
 
+_SPACES = ["\x0b", "\x0c", "\r", "\x1c", "\x1f", "\x85", "\u00a0", "\u1680", "\u2000", "\u200a", "\u200b",
+           "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff"]
+_BAD = [b"\xe2\x82", b"\xf0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe0\x80\xaf",
+        b"\xf0\x9f\x98", b"\xc2", b"\xef\xbf\xbd", b"\xf4\x8f\xbf\xbf", b"\xee\x80"]
 _slice_text = st.lists(st.one_of(st.text(alphabet="ab \n\t", max_size=20), st.text(max_size=6),
-                                 st.binary(max_size=4), st.sampled_from(["我是", "\u00a0", "\u3000", "é"])),
+                                 st.binary(max_size=4), st.sampled_from(_BAD),
+                                 st.sampled_from(["我是", "é", "😀"] + _SPACES)),
                        max_size=12).map(lambda ps: b"".join(p if isinstance(p, bytes) else p.encode() for p in ps))
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_slice_text, min_size=1, max_size=5), st.data())
 def test_snippet_slices_match_slicing_the_decoded_document(rows, data):
-    # Snippets are cut in the core by code point (invalid bytes count one) and only the slice is decoded;
-    # same text as decoding the whole document and slicing it. Sliced arrays (offset > 0) too.
+    # Snippets are cut and put on one line in the core (invalid bytes count one code point, decoded as
+    # Python's "replace" does; whitespace as str.split() sees it): the same text as decoding the whole
+    # document in Python and slicing it. Sliced arrays (offset > 0) too.
     from scanner.findings import _slices
     arr = pa.array([b"skip"] + rows, type=pa.binary()).view(pa.string())[1:]
     n = data.draw(st.integers(0, 12))
@@ -237,3 +243,14 @@ def test_snippet_slices_match_slicing_the_decoded_document(rows, data):
     end = data.draw(st.lists(st.integers(0, 60), min_size=n, max_size=n))
     got = _slices(arr, np.asarray(idx, dtype=np.int64), start, end).to_pylist()
     assert got == _slices_oracle(rows, idx, start, end)
+
+
+def test_snippet_decoding_of_every_two_byte_string_matches_python():
+    # Every ill-formed pair (and every well-formed one) is replaced as Python's "replace" handler does.
+    from scanner.findings import _slices
+    rows = [bytes([x, y]) for x in range(256) for y in range(256)]
+    rows += [bytes([x]) + b"\xa0a\x80" for x in range(256)] + [b"\xe0\xa0", b"\xf0\x90\x80", b"\xf3\xbf\xbf"]
+    arr = pa.array(rows, type=pa.binary()).view(pa.string())
+    idx = np.arange(len(rows), dtype=np.int64)
+    got = _slices(arr, idx, [0] * len(rows), [10] * len(rows)).to_pylist()
+    assert got == _slices_oracle(rows, idx, [0] * len(rows), [10] * len(rows))
