@@ -67,6 +67,15 @@ SORT_KEYS = [("row", "ascending"), ("detector", "ascending"), ("start", "ascendi
              ("ref_source", "ascending"), ("ref_id", "ascending"), ("rule", "ascending")]
 
 
+def _repeat(value: str, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, type=pa.string()), n)
+
+
+def _ref_paths(sources: list, source_idx: np.ndarray) -> pa.Array:
+    """The reference file path of each finding, from its reference's source number."""
+    return pa.array([s["path"] for s in sources], type=pa.string()).take(pa.array(source_idx, type=pa.int64()))
+
+
 def empty_table() -> pa.Table:
     return SCHEMA.empty_table()
 
@@ -103,12 +112,12 @@ def near_dup_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: 
     take = pa.array(batch_idx, type=pa.int64())
     doc_ids = ids.take(take).cast(pa.string()) if ids is not None else pa.nulls(n, type=pa.string())
     sources = index.references
-    ref_src = pa.array([sources[int(s)]["path"] for s in np.asarray(index.ref_source)[ref]], type=pa.string())
+    ref_src = _ref_paths(sources, np.asarray(index.ref_source)[ref])
     cols = {
-        "source": pa.array([source] * n, type=pa.string()),
+        "source": _repeat(source, n),
         "row": pa.array(rows[batch_idx], type=pa.int64()),
         "doc_id": doc_ids,
-        "detector": pa.array(["near_duplicate"] * n, type=pa.string()),
+        "detector": _repeat("near_duplicate", n),
         "ref_id": index.ref_ids.take(pa.array(ref)).cast(pa.string()),
         "ref_source": ref_src,
         "score": pa.array(result["score"], type=pa.float64()),
@@ -162,13 +171,12 @@ def span_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict
         else pa.nulls(n, type=pa.string())
     sources = index.references
     cols = {
-        "source": pa.array([source] * n, type=pa.string()),
+        "source": _repeat(source, n),
         "row": pa.array(rows[batch_idx], type=pa.int64()),
         "doc_id": doc_ids,
-        "detector": pa.array(["copied_span"] * n, type=pa.string()),
+        "detector": _repeat("copied_span", n),
         "ref_id": index.ref_ids.take(pa.array(ref)).cast(pa.string()),
-        "ref_source": pa.array([sources[int(s)]["path"] for s in np.asarray(index.ref_source)[ref]],
-                               type=pa.string()),
+        "ref_source": _ref_paths(sources, np.asarray(index.ref_source)[ref]),
         "score": pa.array(result["chars"].astype(np.float64)),
         "start": pa.array(result["start"], type=pa.int64()),
         "end": pa.array(result["end"], type=pa.int64()),
@@ -208,10 +216,10 @@ def self_id_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: d
     doc_ids = ids.take(pa.array(batch_idx, type=pa.int64())).cast(pa.string()) if ids is not None \
         else pa.nulls(n, type=pa.string())
     cols = {
-        "source": pa.array([source] * n, type=pa.string()),
+        "source": _repeat(source, n),
         "row": pa.array(rows[batch_idx], type=pa.int64()),
         "doc_id": doc_ids,
-        "detector": pa.array(["self_id"] * n, type=pa.string()),
+        "detector": _repeat("self_id", n),
         "score": pa.array(np.ones(n, dtype=np.float64)),
         "start": pa.array(result["start"], type=pa.int64()),
         "end": pa.array(result["end"], type=pa.int64()),
@@ -238,7 +246,7 @@ def document_table(source: str, rows: np.ndarray, ids, characters: np.ndarray, c
     cop = copied[sel].astype(np.int64)
     frac = np.divide(cop, chars, out=np.zeros(n, dtype=np.float64), where=chars > 0)
     return pa.table({
-        "source": pa.array([source] * n, type=pa.string()),
+        "source": _repeat(source, n),
         "row": pa.array(rows[sel], type=pa.int64()),
         "doc_id": ids.take(pa.array(sel, type=pa.int64())).cast(pa.string()) if ids is not None
         else pa.nulls(n, type=pa.string()),
