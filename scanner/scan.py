@@ -294,10 +294,45 @@ def _prefetched(items, depth: int = 2):
                 t.join(timeout=0.05)
 
 
-def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None) -> dict:
+class _UnitFeed:
+    """The batches of a run of units, read by one background thread unit after unit: the next unit's
+    first batches are decoded while this one's findings are sorted and written, instead of the scan
+    waiting for them at every unit's start. Units must be asked for in the order given."""
+
+    _END = object()
+
+    def __init__(self, units: list, opts: ScanOptions):
+        def items():
+            for u in units:
+                source, sampled = _unit_batches(u, opts)
+                yield u.name, sampled
+                for b in source:
+                    yield u.name, b
+                yield u.name, self._END
+        self._items = _prefetched(items())
+
+    def batches(self, unit: Unit):
+        """(the unit's (batch, sampling units) iterator, its sampled file or None), as _unit_batches."""
+        name, sampled = next(self._items)
+        if name != unit.name:
+            raise RuntimeError(f"unit feed out of order: {name} came for {unit.name}")
+
+        def source():
+            for _, b in self._items:
+                if b is self._END:
+                    return
+                yield b
+        return source(), sampled
+
+    def close(self):
+        self._items.close()
+
+
+def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None, feed: Optional[_UnitFeed] = None) -> dict:
     """Scans one unit, publishes its shards, then its completion record (written last); returns the record.
 
-    out: the output directory (a path, a URL or a scanner.storage.Store)."""
+    out: the output directory (a path, a URL or a scanner.storage.Store). feed: where the unit's batches
+    come from when the caller reads several units ahead (scan() does), else they are read here."""
     out = _as_store(out)
     opts, idx, path = ctx.opts, ctx.idx, unit.path
     rows_read = scanned = characters = tokens = copied_chars = characters_sq = 0
@@ -306,9 +341,13 @@ def scan_unit(ctx: ScanContext, unit: Unit, out, progress=None) -> dict:
     stats = {k: 0 for k in ("candidates", "prefilter_passed", "verified", "verify_truncated", "matches_truncated")}
     span_stats = {k: 0 for k in ("windows", "filter_hits", "searches", "matches", "documents_truncated")}
     sid_stats = {k: 0 for k in ("pattern_hits", "anchor_hits", "confirmed", "below_precision", "documents_truncated")}
-    source, sampled = _unit_batches(unit, opts)
+    if feed is not None:
+        batches, sampled = feed.batches(unit)
+    else:
+        source, sampled = _unit_batches(unit, opts)
+        batches = _prefetched(source)
     unit_rows, unit_chars, unit_copied, skipped_rows = [], [], [], []
-    for batch, units in _prefetched(source):
+    for batch, units in batches:
         n = len(batch.texts)
         rows = (np.asarray(batch.rows, dtype=np.int64) if batch.rows is not None
                 else np.arange(batch.row_start, batch.row_start + n, dtype=np.int64))
@@ -492,8 +531,12 @@ def scan(corpus, index, out_dir, options: Optional[ScanOptions] = None, force: b
     if todo:
         if executor is None:
             bar = progress_bar(sorted({u.path for u in todo}), progress, "scan")
-            for u in todo:
-                records[u.name] = scan_unit(ctx, u, out, None if bar is None else bar.update)
+            feed = _UnitFeed(todo, opts)
+            try:
+                for u in todo:
+                    records[u.name] = scan_unit(ctx, u, out, None if bar is None else bar.update, feed)
+            finally:
+                feed.close()
             if bar is not None:
                 bar.close()
         else:
