@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import _core
 from .arrow_bridge import text_buffers
@@ -81,20 +80,8 @@ def empty_table() -> pa.Table:
 
 
 def snippets(texts: pa.Array, idx: np.ndarray) -> pa.Array:
-    """The first SNIPPET_CHARS code points of texts[idx], one line (whitespace runs folded to a space)."""
-    if len(idx) == 0:
-        return pa.array([], type=pa.string())
-    taken = texts.take(pa.array(idx, type=pa.int64()))
-    try:
-        cut = pc.utf8_slice_codeunits(taken, 0, SNIPPET_CHARS)
-        return pc.replace_substring_regex(cut, r"\s+", " ").cast(pa.string())
-    except pa.ArrowInvalid:
-        # Invalid UTF-8 (binary columns read as text): decode leniently, row by row.
-        out = []
-        for v in taken.cast(pa.large_binary()).to_pylist():
-            s = None if v is None else " ".join(v.decode("utf-8", "replace")[:SNIPPET_CHARS].split())
-            out.append(s)
-        return pa.array(out, type=pa.string())
+    """The first SNIPPET_CHARS code points of texts[idx] on one line, as the other detectors' snippets."""
+    return _slices(texts, idx, np.zeros(len(idx), dtype=np.int64), np.full(len(idx), SNIPPET_CHARS, dtype=np.int64))
 
 
 def near_dup_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict, index) -> pa.Table:
