@@ -283,6 +283,10 @@ class Catalogue:
         """The compiled automaton of these rules. Compiling the built-in catalogue takes about 0.2 s, so a
         process keeps the last few it compiled: a second scan with the same rules (a loop over shards,
         a Dask worker's next task) reuses it. Matchers are read-only, so threads may share one."""
+        try:
+            hash(self.rules)
+        except TypeError:  # rules built by hand with lists in them: compiled, not kept
+            return SelfIdMatcher(self)
         with _COMPILED_LOCK:
             m = _COMPILED.get(self.rules)
             if m is not None:

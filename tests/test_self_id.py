@@ -144,6 +144,11 @@ def test_compiled_rules_are_reused_only_for_the_same_rules(tmp_path, catalogue):
     texts = ["Hello! I am AcmeBot.", "Beep, I am RoadRunner."]
     assert [len(x) for x in _findings(first, texts)] == [1, 0]
     assert [len(x) for x in _findings(second, texts)] == [0, 1]
+    # Rules built by hand with lists in them cannot be keys: compiled each time, still right.
+    from scanner.self_id import Rule
+    by_hand = Catalogue([Rule(id="x.y", vendor="Acme", model="AcmeBot", family="vendor_attribution", lang="en",
+                              precision="high", patterns=["I am AcmeBot"])], [])
+    assert [len(x) for x in _findings(by_hand.compile(), texts)] == [1, 0]
 
 
 @pytest.mark.parametrize("rec, msg", [
