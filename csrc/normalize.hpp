@@ -69,7 +69,6 @@ inline std::size_t count_utf8_chars(const std::uint8_t* p, std::size_t n) {
     return c;
 }
 
-// Number of code points as decode_utf8 counts them.
 namespace detail {
 // Whether the 16 bytes at p are all ASCII (two 8-byte loads; p + 16 must be readable).
 inline bool ascii16(const std::uint8_t* p) {
@@ -80,7 +79,7 @@ inline bool ascii16(const std::uint8_t* p) {
 }
 }  // namespace detail
 
-// Code points of UTF-8 text as decode_utf8 steps through it (an invalid sequence counts as one):
+// Number of code points as decode_utf8 steps through UTF-8 text (an invalid byte counts as one):
 // runs of ASCII go 16 bytes at a time; after a block that is not all ASCII the next one is tried
 // 16 bytes later, so text in other scripts pays one test per 16 bytes.
 inline std::int64_t count_codepoints(ByteSpan s) {
