@@ -26,7 +26,7 @@
 // Deterministic: the automaton depends only on the pattern list.
 #pragma once
 #include <algorithm>
-#include <deque>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -107,50 +107,76 @@ private:
             if (used[b]) cls_[b] = static_cast<std::uint16_t>(n_classes_++);
         const std::size_t C = n_classes_;
 
-        // Trie with sorted sparse edges (class, child).
-        using Edges = std::vector<std::pair<std::uint16_t, std::uint32_t>>;
-        std::vector<Edges> kids(1);
-        std::vector<std::vector<std::uint32_t>> outs(1);
-        auto child = [&](std::uint32_t s, std::uint16_t c) -> std::int64_t {
-            const Edges& e = kids[s];
-            auto it = std::lower_bound(e.begin(), e.end(), std::make_pair(c, std::uint32_t{0}));
-            return it != e.end() && it->first == c ? static_cast<std::int64_t>(it->second) : -1;
+        // Trie from the patterns in byte order (class order is byte order): each pattern shares its
+        // longest common prefix with the one before it and adds nodes for the rest, so a node's children
+        // are created in increasing class order. Flat arrays, no allocation per node.
+        lengths_.assign(patterns.size(), 0);
+        for (std::size_t id = 0; id < patterns.size(); ++id) lengths_[id] = patterns[id].size;
+        std::vector<std::uint32_t> by_bytes(patterns.size());
+        for (std::size_t i = 0; i < by_bytes.size(); ++i) by_bytes[i] = static_cast<std::uint32_t>(i);
+        auto less = [&](std::uint32_t x, std::uint32_t y) {
+            const ByteSpan &a = patterns[x], &b = patterns[y];
+            const int c = std::memcmp(a.data, b.data, std::min(a.size, b.size));
+            return c != 0 ? c < 0 : a.size < b.size;
         };
-        lengths_.clear();
-        for (std::size_t id = 0; id < patterns.size(); ++id) {
+        std::stable_sort(by_bytes.begin(), by_bytes.end(), less);  // equal patterns keep id order
+        std::vector<std::uint32_t> parent{0}, node_end{0};  // per node; node_end: pattern ends here (count)
+        std::vector<std::uint16_t> label{0};
+        std::vector<std::uint32_t> path{0};  // path[d]: the node at depth d along the previous pattern
+        std::vector<std::uint32_t> end_node(patterns.size(), 0);
+        const ByteSpan* prev = nullptr;
+        for (const std::uint32_t id : by_bytes) {
             const ByteSpan& p = patterns[id];
-            std::uint32_t s = 0;
-            for (std::size_t i = 0; i < p.size; ++i) {
-                const std::uint16_t c = cls_[p.data[i]];
-                std::int64_t t = child(s, c);
-                if (t < 0) {
-                    t = static_cast<std::int64_t>(kids.size());
-                    if (t > static_cast<std::int64_t>(kIdMask))
-                        throw InvalidArgument("pattern set: too many patterns for one automaton");
-                    Edges& e = kids[s];
-                    e.insert(std::lower_bound(e.begin(), e.end(), std::make_pair(c, std::uint32_t{0})),
-                             std::make_pair(c, static_cast<std::uint32_t>(t)));
-                    kids.emplace_back();
-                    outs.emplace_back();
-                }
-                s = static_cast<std::uint32_t>(t);
+            std::size_t common = 0;
+            if (prev != nullptr) {
+                const std::size_t lim = std::min(prev->size, p.size);
+                while (common < lim && prev->data[common] == p.data[common]) ++common;
             }
-            outs[s].push_back(static_cast<std::uint32_t>(id));
-            lengths_.push_back(p.size);
+            path.resize(common + 1);
+            for (std::size_t i = common; i < p.size; ++i) {
+                const std::size_t t = parent.size();
+                if (t > static_cast<std::size_t>(kIdMask))
+                    throw InvalidArgument("pattern set: too many patterns for one automaton");
+                parent.push_back(path.back());
+                label.push_back(cls_[p.data[i]]);
+                node_end.push_back(0);
+                path.push_back(static_cast<std::uint32_t>(t));
+            }
+            end_node[id] = path[p.size];
+            ++node_end[path[p.size]];
+            prev = &p;
         }
-        const std::size_t n = kids.size();
+        const std::size_t n = parent.size();
+        // Children as CSR (kid_off / kid), in class order within a parent: nodes were created so.
+        std::vector<std::uint32_t> kid_off(n + 1, 0), kid(n > 0 ? n - 1 : 0);
+        for (std::size_t t = 1; t < n; ++t) ++kid_off[parent[t] + 1];
+        for (std::size_t s = 0; s < n; ++s) kid_off[s + 1] += kid_off[s];
+        {
+            std::vector<std::uint32_t> fill(kid_off.begin(), kid_off.end() - 1);
+            for (std::size_t t = 1; t < n; ++t) kid[fill[parent[t]]++] = static_cast<std::uint32_t>(t);
+        }
+        auto child = [&](std::uint32_t s, std::uint16_t c) -> std::int64_t {
+            const std::uint32_t* b = kid.data() + kid_off[s];
+            const std::uint32_t* e = kid.data() + kid_off[s + 1];
+            const std::uint32_t* it = std::lower_bound(b, e, c, [&](std::uint32_t t, std::uint16_t v) { return label[t] < v; });
+            return it != e && label[*it] == c ? static_cast<std::int64_t>(*it) : -1;
+        };
+        // Own outputs per node, by id (CSR).
+        std::vector<std::uint32_t> own_off(n + 1, 0), own(patterns.size());
+        for (std::size_t s = 0; s < n; ++s) own_off[s + 1] = own_off[s] + node_end[s];
+        {
+            std::vector<std::uint32_t> fill(own_off.begin(), own_off.end() - 1);
+            for (std::size_t id = 0; id < patterns.size(); ++id) own[fill[end_node[id]]++] = static_cast<std::uint32_t>(id);
+        }
 
-        // Breadth-first order, depths and failure links; outputs extended by the failure's.
+        // Breadth-first order, depths and failure links.
         std::vector<std::uint32_t> order{0}, fail(n, 0), depth(n, 0);
         order.reserve(n);
         for (std::size_t q = 0; q < order.size(); ++q) {
             const std::uint32_t s = order[q];
-            if (s != 0) {
-                auto& o = outs[s];
-                const auto& fo = outs[fail[s]];
-                o.insert(o.end(), fo.begin(), fo.end());
-            }
-            for (const auto& [c, t] : kids[s]) {
+            for (std::uint32_t k = kid_off[s]; k < kid_off[s + 1]; ++k) {
+                const std::uint32_t t = kid[k];
+                const std::uint16_t c = label[t];
                 depth[t] = depth[s] + 1;
                 std::uint32_t f = fail[s];
                 std::int64_t g = -1;
@@ -165,12 +191,6 @@ private:
                 order.push_back(t);
             }
         }
-        for (auto& o : outs) {
-            std::sort(o.begin(), o.end(), [&](std::uint32_t x, std::uint32_t y) {
-                return lengths_[x] != lengths_[y] ? lengths_[x] > lengths_[y] : x < y;
-            });
-            o.erase(std::unique(o.begin(), o.end()), o.end());
-        }
 
         // Renumber breadth-first; the first n_dense states (depth <= kDenseDepth) get dense rows.
         std::vector<std::uint32_t> rank(n);
@@ -183,15 +203,25 @@ private:
         auto code_of_rank = [&](std::size_t r) {
             return static_cast<std::uint32_t>(r < n_dense_ ? r * C : dense_size_ + (r - n_dense_));
         };
-        auto encode = [&](std::uint32_t s) { return code_of_rank(rank[s]) | (outs[s].empty() ? 0u : kOutBit); };
+        auto has_out = [&](std::uint32_t s) { return out_off_[rank[s] + 1] != out_off_[rank[s]]; };
+        auto encode = [&](std::uint32_t s) { return code_of_rank(rank[s]) | (has_out(s) ? kOutBit : 0u); };
 
+        // Outputs in breadth-first order: a state's own patterns (one length, by id), then its failure
+        // state's whole list (shorter patterns, already in order): longer first, then lower id.
         fail_.assign(n - n_dense_, 0);
         out_off_.assign(n + 1, 0);
         out_ids_.clear();
         for (std::size_t r = 0; r < n; ++r) {
             const std::uint32_t s = order[r];
             if (r >= n_dense_) fail_[r - n_dense_] = code_of_rank(rank[fail[s]]);
-            out_ids_.insert(out_ids_.end(), outs[s].begin(), outs[s].end());
+            out_ids_.insert(out_ids_.end(), own.begin() + own_off[s], own.begin() + own_off[s + 1]);
+            if (s != 0) {
+                const std::uint32_t fr = rank[fail[s]];
+                for (std::uint32_t j = out_off_[fr]; j < out_off_[fr + 1]; ++j) {
+                    const std::uint32_t id = out_ids_[j];
+                    out_ids_.push_back(id);
+                }
+            }
             out_off_[r + 1] = static_cast<std::uint32_t>(out_ids_.size());
         }
         // Dense rows in breadth-first order: a missing edge goes where the failure state's row goes
@@ -206,15 +236,16 @@ private:
                 const std::uint32_t* frow = &dense_[static_cast<std::size_t>(rank[fail[s]]) * C];
                 std::copy(frow, frow + C, row);
             }
-            for (const auto& [c, t] : kids[s]) row[c] = encode(t);
+            for (std::uint32_t k = kid_off[s]; k < kid_off[s + 1]; ++k) row[label[kid[k]]] = encode(kid[k]);
         }
         edge_off_.assign(n - n_dense_ + 1, 0);
         edge_cls_.clear();
         edge_to_.clear();
         for (std::size_t r = n_dense_; r < n; ++r) {
-            for (const auto& [c, t] : kids[order[r]]) {
-                edge_cls_.push_back(c);
-                edge_to_.push_back(encode(t));
+            const std::uint32_t s = order[r];
+            for (std::uint32_t k = kid_off[s]; k < kid_off[s + 1]; ++k) {
+                edge_cls_.push_back(label[kid[k]]);
+                edge_to_.push_back(encode(kid[k]));
             }
             edge_off_[r - n_dense_ + 1] = static_cast<std::uint32_t>(edge_to_.size());
         }
