@@ -138,14 +138,22 @@ def _spacing_variants(norm: bytes) -> list[bytes]:
     if _SINGLE not in kinds:
         return [norm]
     chars = norm.decode("utf-8")
-    toks: list[list[str]] = []  # alternatives per position
+    n = len(chars)
+    # A junction of a WORD (1) and a SINGLE (2) character is where the kinds multiply to 2.
+    toks: list[tuple] = []  # alternatives per position
+    varied = False
     for i, ch in enumerate(chars):
-        if kinds[i] == _SPACE and 0 < i < len(chars) - 1 and {kinds[i - 1], kinds[i + 1]} == {_WORD, _SINGLE}:
-            toks.append([" ", ""])
+        k = kinds[i]
+        if k == _SPACE and 0 < i < n - 1 and kinds[i - 1] * kinds[i + 1] == _WORD * _SINGLE:
+            toks.append((" ", ""))
+            varied = True
             continue
-        toks.append([ch])
-        if i + 1 < len(chars) and {kinds[i], kinds[i + 1]} == {_WORD, _SINGLE}:
-            toks.append(["", " "])
+        toks.append((ch,))
+        if i + 1 < n and k * kinds[i + 1] == _WORD * _SINGLE:
+            toks.append(("", " "))
+            varied = True
+    if not varied:
+        return [norm]
     out = []
     for t in itertools.product(*toks):
         out.append("".join(t).encode("utf-8"))
