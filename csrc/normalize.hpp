@@ -77,25 +77,42 @@ inline bool ascii16(const std::uint8_t* p) {
     std::memcpy(&b, p + 8, 8);
     return ((a | b) & 0x8080808080808080ULL) == 0;
 }
+
+// A walk over UTF-8 text by code points as decode_utf8 steps through it (an invalid byte counts as
+// one): runs of ASCII go 16 bytes at a time; after a block that is not all ASCII the next one is tried
+// 16 bytes later, so text in other scripts pays one test per 16 bytes.
+struct CodepointWalk {
+    ByteSpan text;
+    std::size_t byte = 0, next_block = 0;
+    std::int64_t cp = 0;
+
+    // Steps on while byte < byte_end (<= text.size) and cp < cp_end.
+    void advance(std::size_t byte_end, std::int64_t cp_end) {
+        while (byte < byte_end && cp < cp_end) {
+            if (byte >= next_block && byte + 16 <= byte_end && cp + 16 <= cp_end) {
+                if (ascii16(text.data + byte)) {
+                    byte += 16;
+                    cp += 16;
+                    continue;
+                }
+                next_block = byte + 16;
+            }
+            std::size_t len = 1;
+            if (text.data[byte] >= 0x80) decode_utf8(text.data + byte, text.size - byte, len);
+            byte += len;
+            ++cp;
+        }
+    }
+};
 }  // namespace detail
 
-// Number of code points as decode_utf8 steps through UTF-8 text (an invalid byte counts as one):
-// runs of ASCII go 16 bytes at a time; after a block that is not all ASCII the next one is tried
-// 16 bytes later, so text in other scripts pays one test per 16 bytes.
+inline constexpr std::int64_t kNoCodepointLimit = INT64_MAX;
+
+// Number of code points as decode_utf8 steps through UTF-8 text (an invalid byte counts as one).
 inline std::int64_t count_codepoints(ByteSpan s) {
-    std::int64_t n = 0;
-    std::size_t i = 0, len, next_block = 0;
-    while (i < s.size) {
-        if (i >= next_block && i + 16 <= s.size) {
-            if (detail::ascii16(s.data + i)) { i += 16; n += 16; continue; }
-            next_block = i + 16;
-        }
-        if (s.data[i] < 0x80) { ++i; ++n; continue; }
-        decode_utf8(s.data + i, s.size - i, len);
-        i += len;
-        ++n;
-    }
-    return n;
+    detail::CodepointWalk w{s};
+    w.advance(s.size, kNoCodepointLimit);
+    return w.cp;
 }
 
 // Output of normalize_into. `bytes` has kPad zero bytes of slack past size() so
@@ -332,25 +349,10 @@ inline void codepoints_at(ByteSpan text, const std::vector<std::size_t>& bytes, 
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return bytes[x] < bytes[y]; });
     out.assign(bytes.size(), 0);
-    std::size_t byte = 0, len;
-    std::int64_t cp = 0;
-    std::size_t next_block = 0;  // as in count_codepoints
+    detail::CodepointWalk w{text};
     for (std::size_t i : order) {
-        while (byte < bytes[i]) {
-            if (byte >= next_block && byte + 16 <= bytes[i]) {
-                if (detail::ascii16(text.data + byte)) {
-                    byte += 16;
-                    cp += 16;
-                    continue;
-                }
-                next_block = byte + 16;
-            }
-            if (text.data[byte] < 0x80) len = 1;
-            else decode_utf8(text.data + byte, text.size - byte, len);
-            byte += len;
-            ++cp;
-        }
-        out[i] = cp;
+        w.advance(bytes[i], kNoCodepointLimit);
+        out[i] = w.cp;
     }
 }
 
@@ -361,24 +363,10 @@ inline void bytes_at_codepoints(ByteSpan text, const std::vector<std::int64_t>& 
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return cps[x] < cps[y]; });
     out.assign(cps.size(), 0);
-    std::size_t byte = 0, len, next_block = 0;
-    std::int64_t cp = 0;
+    detail::CodepointWalk w{text};
     for (std::size_t i : order) {
-        while (cp < cps[i] && byte < text.size) {
-            if (byte >= next_block && byte + 16 <= text.size && cp + 16 <= cps[i]) {
-                if (detail::ascii16(text.data + byte)) {
-                    byte += 16;
-                    cp += 16;
-                    continue;
-                }
-                next_block = byte + 16;
-            }
-            if (text.data[byte] < 0x80) len = 1;
-            else decode_utf8(text.data + byte, text.size - byte, len);
-            byte += len;
-            ++cp;
-        }
-        out[i] = byte;
+        w.advance(text.size, cps[i]);
+        out[i] = w.byte;
     }
 }
 
