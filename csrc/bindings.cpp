@@ -556,7 +556,6 @@ PYBIND11_MODULE(_core, m) {
             py::arg("rule_within"))
         .def_property_readonly("n_states", [](const SelfIdRules& r) { return r.set.n_states(); })
         .def_property_readonly("memory_bytes", [](const SelfIdRules& r) { return r.set.memory_bytes(); })
-        .def_property_readonly("prefilter_vectorized", [](const SelfIdRules& r) { return r.prefilter.use_avx2; })
         // Every position of normalized text that passes the anchor prefilter, by the AVX2 loop (where the
         // CPU has it) or the scalar one: for the tests that hold the two to the same positions.
         .def("prefilter_positions", [](const SelfIdRules& self, const py::bytes& text, bool vectorized) {
