@@ -115,7 +115,7 @@ def main() -> int:
         arr = {k: v["bytes"] for k, v in man["arrays"].items()}
         chars = man["spans"]["text_bytes"]
         total = sum(arr.values())
-        sa_filter = arr["span_sa"] + arr["span_filter"]
+        sa_filter = arr["span_sa"] + arr["span_filter"] + arr["span_samples"]
         texts_b = arr["span_text"] + arr["ref_text_data"]
         per_ref = total - sa_filter - texts_b - arr["span_bucket"]
         s = run(SCAN, work / "corpus.parquet", work / f"index-{n}", work / f"out-{n}")

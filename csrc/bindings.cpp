@@ -431,7 +431,7 @@ PYBIND11_MODULE(_core, m) {
         if (bits < 1 || bits > 64) throw InvalidArgument("filter bits per k-gram must be in 1..64");
         ColumnArg c = column_arg(ref_column);
         std::vector<std::uint8_t> text, sa;
-        std::vector<std::uint64_t> starts, bucket(SuffixArrayView::kBucketSize), words;
+        std::vector<std::uint64_t> starts, bucket(SuffixArrayView::kBucketSize), samples, words;
         int width;
         {
             py::gil_scoped_release release;
@@ -444,6 +444,8 @@ PYBIND11_MODULE(_core, m) {
             v.sa = sa.data();
             v.width = width;
             build_prefix_table(v, bucket.data());
+            samples.resize(sample_count(v.n));
+            build_sample_table(v, samples.data());
             words.resize(kgram_filter_words(kgrams, bits));
             build_kgram_filter(text.data(), starts.data(), starts.size() - 1, window, words.data(), words.size(),
                                threads);
@@ -454,15 +456,17 @@ PYBIND11_MODULE(_core, m) {
         d["sa"] = to_numpy(std::move(sa));
         d["width"] = width;
         d["bucket"] = to_numpy(std::move(bucket));
+        d["samples"] = to_numpy(std::move(samples));
         d["filter"] = to_numpy(std::move(words));
         return d;
     }, py::arg("ref_column"), py::arg("window"), py::arg("bits"), py::arg("threads"),
-       "Normalized reference text, document starts, packed suffix array, prefix table and k-gram filter.");
+       "Normalized reference text, document starts, packed suffix array, prefix and sample tables and k-gram "
+       "filter.");
 
     using U8 = py::array_t<std::uint8_t, py::array::c_style>;
     py::class_<PySpanIndex>(m, "SpanIndex")
         .def(py::init([](const U8& text, const U64& doc_starts, const U8& sa, int width, const U64& bucket,
-                         const U64& filter, std::size_t window, const py::object& ref_column) {
+                         const U64& samples, const U64& filter, std::size_t window, const py::object& ref_column) {
             auto self = std::make_unique<PySpanIndex>();
             SpanIndex& x = self->idx;
             if (text.ndim() != 1 || doc_starts.ndim() != 1 || doc_starts.size() < 1 || filter.ndim() != 1 ||
@@ -475,6 +479,7 @@ PYBIND11_MODULE(_core, m) {
             x.sa.sa = checked_data(sa, x.sa.n * static_cast<std::size_t>(width) + kSuffixArrayPad,
                                    "suffix array bytes");
             x.sa.bucket = checked_data(bucket, SuffixArrayView::kBucketSize, "prefix table");
+            x.sa.samples = checked_data(samples, sample_count(x.sa.n), "sample table");
             x.doc_starts = doc_starts.data();
             x.n_docs = static_cast<std::size_t>(doc_starts.size()) - 1;
             x.filter.words = filter.data();
@@ -485,10 +490,10 @@ PYBIND11_MODULE(_core, m) {
                 x.refs = self->refs.col;
             }
             x.validate();
-            self->keep = {text, doc_starts, sa, bucket, filter, ref_column};
+            self->keep = {text, doc_starts, sa, bucket, samples, filter, ref_column};
             return self;
         }), py::arg("text"), py::arg("doc_starts"), py::arg("sa"), py::arg("width"), py::arg("bucket"),
-            py::arg("filter"), py::arg("window"), py::arg("ref_column"))
+            py::arg("samples"), py::arg("filter"), py::arg("window"), py::arg("ref_column"))
         .def_property_readonly("window", [](const PySpanIndex& s) { return s.idx.filter.k; })
         .def_property_readonly("size", [](const PySpanIndex& s) { return s.idx.sa.n; })
         .def("occurs", [](const PySpanIndex& s, const py::bytes& q) {

@@ -107,6 +107,8 @@ struct SpanIndex {
             if (sa.bucket[i] > sa.bucket[i + 1]) throw FormatError("span index: prefix table is damaged");
         if (sa.bucket[SuffixArrayView::kBucketSize - 1] != n)
             throw FormatError("span index: prefix table does not end at the text size");
+        for (std::size_t i = 1; sa.samples != nullptr && i < sample_count(n); ++i)
+            if (sa.samples[i - 1] > sa.samples[i]) throw FormatError("span index: sample table is damaged");
         if (doc_starts[0] != 0 || doc_starts[n_docs] != n)
             throw FormatError("span index: document starts do not cover the text");
         for (std::size_t d = 0; d < n_docs; ++d)

@@ -24,7 +24,12 @@
 // n - 1 (3 bytes up to 16 MiB of text, 4 up to 4 GiB, 5 beyond), packed
 // little-endian, with 8 zero bytes of slack so an entry is read with one
 // unaligned 8-byte load and a mask. A table of 65,537 ranks gives the run of
-// every 2-byte prefix, which saves the first ~16 steps of each search.
+// every 2-byte prefix, which saves the first ~16 steps of each search. A
+// second table keeps the first 8 bytes (big-endian, zero padded) of every
+// kSampleStep-th suffix in rank order: 1/16 byte per text byte, small enough
+// to stay in cache, so a search of 8 bytes or more narrows its rank range to
+// about 2 * kSampleStep ranks by comparing integers there before it touches
+// the suffix array and the text, where each step is a cache miss.
 //
 // How it is searched. lower()/upper() are binary searches that skip the
 // prefix already known to match both ends of the current range (Manber and
@@ -49,6 +54,22 @@ namespace scanner {
 
 inline constexpr std::uint8_t kDocSeparator = 0xff;
 inline constexpr std::size_t kSuffixArrayPad = 8;
+inline constexpr std::size_t kSampleStep = 128;
+
+// The first 8 bytes of p[0, avail) as a big-endian integer, zero padded: for strings s < t,
+// prefix_key(s) <= prefix_key(t).
+inline std::uint64_t prefix_key(const std::uint8_t* p, std::size_t avail) {
+    std::uint64_t v = 0;
+    if (avail >= 8) {
+        std::memcpy(&v, p, 8);
+        return __builtin_bswap64(v);
+    }
+    for (std::size_t i = 0; i < avail; ++i) v |= static_cast<std::uint64_t>(p[i]) << (56 - 8 * i);
+    return v;
+}
+
+// Entries of the sample table of a text of n bytes.
+inline std::size_t sample_count(std::size_t n) { return (n + kSampleStep - 1) / kSampleStep; }
 
 namespace detail {
 
@@ -205,6 +226,7 @@ struct SuffixArrayView {
     const std::uint8_t* sa = nullptr;  // n * width + kSuffixArrayPad bytes
     int width = 4;
     const std::uint64_t* bucket = nullptr;  // 65537 ranks, or null
+    const std::uint64_t* samples = nullptr;  // sample_count(n) prefix keys of ranks 0, kSampleStep, ..., or null
 
     static constexpr std::size_t kBucketSize = 65537;
 
@@ -212,6 +234,12 @@ struct SuffixArrayView {
         std::uint64_t v;
         std::memcpy(&v, sa + r * static_cast<std::size_t>(width), 8);
         return width == 8 ? v : v & ((std::uint64_t{1} << (8 * width)) - 1);
+    }
+
+    // Asks the cache for byte d of the suffix of rank r (a hint: nothing is read or checked).
+    void prefetch_suffix(std::size_t r, std::size_t d) const {
+        const std::uint64_t x = at(r);
+        if (x < n) __builtin_prefetch(text + x + std::min<std::size_t>(d, n - static_cast<std::size_t>(x)));
     }
 
     // Compares the suffix at x with q[0, L), the first d bytes known equal.
@@ -238,16 +266,29 @@ struct SuffixArrayView {
         return s[d] < q[d] ? -1 : 1;
     }
 
-    // The rank range whose suffixes may start with q's first two bytes (all of [0, n) without a table).
+    // A rank range [lo, hi) holding q's insertion point (the first rank whose suffix is >= q) and every
+    // suffix that starts with q; every suffix from hi on is above every string that starts with q. From
+    // the prefix table (q's first two bytes), then for L >= 8 the sample table: a sample whose key is
+    // below q's sorts below q, one whose key is above it sorts above every string starting with q.
     void initial_range(const std::uint8_t* q, std::size_t L, std::size_t& lo, std::size_t& hi) const {
-        if (bucket == nullptr || L < 2) {
-            lo = 0;
-            hi = n;
-            return;
+        lo = 0;
+        hi = n;
+        if (bucket != nullptr && L >= 2) {
+            const std::size_t key = (static_cast<std::size_t>(q[0]) << 8) | q[1];
+            lo = bucket[key];
+            hi = bucket[key + 1];
         }
-        const std::size_t key = (static_cast<std::size_t>(q[0]) << 8) | q[1];
-        lo = bucket[key];
-        hi = bucket[key + 1];
+        if (samples == nullptr || L < 8 || lo >= hi) return;
+        const std::uint64_t kq = prefix_key(q, 8);
+        // Samples of ranks in [lo, hi), plus the one just before: the first below-or-equal boundary.
+        std::size_t a = lo / kSampleStep, b = (hi + kSampleStep - 1) / kSampleStep;
+        // First sample in [a, b) with key >= kq, then the first with key > kq.
+        const std::uint64_t* s0 = samples + a;
+        const std::uint64_t* ge = std::lower_bound(s0, samples + b, kq);
+        const std::uint64_t* gt = std::upper_bound(ge, samples + b, kq);
+        if (ge != s0) lo = std::max(lo, static_cast<std::size_t>(ge - 1 - samples) * kSampleStep + 1);
+        if (gt != samples + b) hi = std::min(hi, static_cast<std::size_t>(gt - samples) * kSampleStep);
+        if (lo > hi) lo = hi;  // only a damaged table gets here
     }
 
     // First rank in [lo, hi) whose suffix is >= q (upper=false) or > every string with prefix q (upper=true).
@@ -257,6 +298,10 @@ struct SuffixArrayView {
         while (lo < hi) {
             const std::size_t mid = lo + (hi - lo) / 2;
             std::size_t d = std::min(llcp, rlcp);
+            if (hi - lo > 2) {  // start loading the text of both possible next probes
+                prefetch_suffix(lo + (mid - lo) / 2, d);
+                prefetch_suffix(mid + 1 + (hi - mid - 1) / 2, d);
+            }
             const int c = compare(at(mid), q, L, d);
             if (c < 0 || (upper && c == 0)) {
                 lo = mid + 1;
@@ -310,15 +355,9 @@ struct SuffixArrayView {
     // text position of one occurrence of it (any, if the length is 0).
     std::size_t longest(const std::uint8_t* q, std::size_t L, std::uint64_t* where = nullptr) const {
         if (n == 0 || L == 0) return 0;
-        std::size_t a = 0, b = n;
-        if (bucket != nullptr && L >= 2) {
-            const std::size_t key = (static_cast<std::size_t>(q[0]) << 8) | q[1];
-            if (bucket[key] < bucket[key + 1]) {
-                a = bucket[key];
-                b = bucket[key + 1];
-            }
-        }
-        const std::size_t r = bound(q, L, a, b, false);
+        std::size_t a, b;
+        initial_range(q, L, a, b);
+        const std::size_t r = bound(q, L, a, b, false);  // q's insertion point among all suffixes
         std::size_t best = 0;
         std::uint64_t pos = at(r < n ? r : n - 1);
         for (std::size_t c : {r, r - 1}) {
@@ -334,6 +373,14 @@ struct SuffixArrayView {
         return best;
     }
 };
+
+// Fills the sample table (sample_count(v.n) entries) of a suffix array.
+inline void build_sample_table(const SuffixArrayView& v, std::uint64_t* out) {
+    for (std::size_t i = 0, r = 0; r < v.n; ++i, r += kSampleStep) {
+        const std::uint64_t x = v.at(r);
+        out[i] = prefix_key(v.text + x, v.n - static_cast<std::size_t>(x));
+    }
+}
 
 // Fills the 2-byte prefix table of a suffix array: bucket[key] is the first
 // rank whose suffix is >= the two bytes (key >> 8, key & 0xff).

@@ -1,6 +1,6 @@
 """The reference index: a directory of flat little-endian arrays plus manifest.json.
 
-Layout (format version 1):
+Layout (format version 3):
   manifest.json        format name and version, byte order, tool and Unicode
                        versions, detector parameters, every array's file, dtype,
                        shape, byte size and SHA-256, and every reference input
@@ -16,6 +16,7 @@ Layout (format version 1):
   span_doc_starts.bin  uint64 [n + 1] start of each reference in span_text
   span_sa.bin          suffix array of span_text, `width` bytes per entry + 8 bytes of slack
   span_bucket.bin      uint64 [65537] suffix-array rank of every 2-byte prefix
+  span_samples.bin     uint64 first 8 bytes (big-endian) of every 128th suffix in rank order
   span_filter.bin      uint64 blocked Bloom filter of every reference k-gram (csrc/span_match.hpp)
 
 Arrays are memory-mapped on load, so opening costs milliseconds whatever the
@@ -46,11 +47,11 @@ from .errors import IndexFormatError, OutputConflict
 from .lsh import optimal_param
 from .minhash import MinHasher, permutations
 from .reader import expand_inputs, iter_batches, sha256_file
-from .spans import SpanMatcher
+from .spans import SAMPLE_STEP, SpanMatcher
 from .storage import file_size, is_url, local_index
 
 FORMAT = "scanner-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: span_samples
 STATUS_NAMES = {1: "null_text", 2: "no_tokens", 3: "too_large"}
 TOO_SHORT = "too_short"
 
@@ -70,6 +71,7 @@ _ARRAYS = {
     "span_doc_starts": "<u8",
     "span_sa": "|u1",
     "span_bucket": "<u8",
+    "span_samples": "<u8",
     "span_filter": "<u8",
 }
 
@@ -230,7 +232,8 @@ class ReferenceIndex:
             "params": {"near_duplicate": params.to_dict(), "copied_span": span_params.to_dict(),
                        "text_column": text_column, "id_column": id_column},
             "lsh": {"bands": bands, "rows": rws, "dir_bits": dir_bits},
-            "spans": {"width": spans.width, "text_bytes": int(len(spans.arrays["span_text"]))},
+            "spans": {"width": spans.width, "text_bytes": int(len(spans.arrays["span_text"])),
+                      "sample_step": SAMPLE_STEP},
             "n_refs": n,
             "references": ref_files,
             "arrays": files,
@@ -339,7 +342,8 @@ class ReferenceIndex:
         """The native copied-span detector over this index (suffix array memory-mapped)."""
         if self._spans is None:
             self._spans = SpanMatcher({k: self._arrays[k] for k in ("span_text", "span_doc_starts", "span_sa",
-                                                                   "span_bucket", "span_filter")},
+                                                                   "span_bucket", "span_samples",
+                                                                   "span_filter")},
                                       self.span_width, self.span_params.window, self.ref_texts)
         return self._spans
 
@@ -368,8 +372,12 @@ def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
     tb, width = int(manifest["spans"]["text_bytes"]), int(manifest["spans"]["width"])
     if not 1 <= width <= 8:
         raise IndexFormatError(f"{path}: suffix array width {width} is not 1..8 bytes")
+    if manifest["spans"].get("sample_step") != SAMPLE_STEP:
+        raise IndexFormatError(f"{path}: suffix array sample step {manifest['spans'].get('sample_step')!r}, this "
+                               f"scanner reads {SAMPLE_STEP}; rebuild the index")
     expected = {
         "span_text": (tb,), "span_doc_starts": (n + 1,), "span_sa": (tb * width + 8,), "span_bucket": (65537,),
+        "span_samples": (-(-tb // SAMPLE_STEP),),
         "ref_text_offsets": (n + 1,), "ref_id_offsets": (n + 1,), "ref_source": (n,), "ref_row": (n,),
         "ref_codepoints": (n,), "signatures": (n, int(p["num_perm"])), "lsh_keys": (bands, n),
         "lsh_ids": (bands, n), "lsh_dir": (bands, (1 << dir_bits) + 1),

@@ -11,8 +11,9 @@ The exact definition, and how the filter keeps the search to the few places
 where a match can start, is in csrc/span_match.hpp.
 
 Memory per reference byte (normalized): 1 byte of text, 3-5 bytes of suffix
-array (the fewest bytes that address the text), filter_bits / 8 bytes of
-k-gram filter, plus a fixed 512 KiB prefix table.
+array (the fewest bytes that address the text), 1/16 byte of sample table
+(8 bytes per 128 suffixes), filter_bits / 8 bytes of k-gram filter, plus a
+fixed 512 KiB prefix table.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ DEFAULT_WINDOW = 32
 DEFAULT_FILTER_BITS = 16
 DEFAULT_MIN_CHARS = 50
 
-ARRAY_NAMES = ("span_text", "span_doc_starts", "span_sa", "span_bucket", "span_filter")
+ARRAY_NAMES = ("span_text", "span_doc_starts", "span_sa", "span_bucket", "span_samples", "span_filter")
 ARRAY_DTYPES = {"span_text": "|u1", "span_doc_starts": "<u8", "span_sa": "|u1", "span_bucket": "<u8",
-                "span_filter": "<u8"}
+                "span_samples": "<u8", "span_filter": "<u8"}
+SAMPLE_STEP = 128  # csrc/suffix_array.hpp kSampleStep
 
 
 def check_window(window: int) -> None:
@@ -57,7 +59,7 @@ class SpanMatcher:
         self._ref_texts = None if ref_texts is None else as_text_array(ref_texts, where="reference texts")
         self._core = _core.SpanIndex(
             arrays["span_text"], arrays["span_doc_starts"], arrays["span_sa"], self.width, arrays["span_bucket"],
-            arrays["span_filter"], self.window,
+            arrays["span_samples"], arrays["span_filter"], self.window,
             None if self._ref_texts is None else text_buffers(self._ref_texts))
 
     @classmethod
@@ -71,7 +73,7 @@ class SpanMatcher:
         arr = as_text_array(texts, where="reference texts")
         d = _core.span_index_build(text_buffers(arr), window, filter_bits, threads)
         arrays = {"span_text": d["text"], "span_doc_starts": d["doc_starts"], "span_sa": d["sa"],
-                  "span_bucket": d["bucket"], "span_filter": d["filter"]}
+                  "span_bucket": d["bucket"], "span_samples": d["samples"], "span_filter": d["filter"]}
         return cls(arrays, d["width"], window, arr)
 
     @property

@@ -185,6 +185,50 @@ def test_repetitive_text_is_bounded():
     assert spans_of(res2, 0) == [(0, len(para) * 5000 - 1, 0, 0, len(para) * 3 - 1, 1, False)]
 
 
+def _occurs_oracle_check(sm: SpanMatcher, queries: list) -> None:
+    text = sm.arrays["span_text"].tobytes()
+    got = [sm._core.occurs(q) for q in queries]
+    want = [q in text for q in queries]
+    assert got == want, [q for q, g, w in zip(queries, got, want) if g != w][:5]
+
+
+def _queries(text: bytes, rng, count: int) -> list:
+    """Substrings of the text (present) and copies with one byte changed in the first 16 (mostly absent)."""
+    out = []
+    for _ in range(count):
+        a = int(rng.integers(0, len(text) - 1))
+        q = text[a:a + int(rng.integers(1, 80))].split(b"\xff")[0]
+        if not q:
+            continue
+        out.append(q)
+        i = int(rng.integers(0, min(16, len(q))))
+        out.append(q[:i] + bytes([(q[i] + 1 + int(rng.integers(0, 3))) % 255]) + q[i + 1:])
+        out.append(q[:-1] + b"\x00" if len(q) > 8 else q + b"zz")
+    return out
+
+
+def test_search_through_the_sample_table_equals_substring_search(real):
+    # 300 real references: about 3,000 samples of 128 suffixes, so searches of 8 bytes or more narrow
+    # their range through the sample table first; every answer must match Python's substring test.
+    refs, _ = real
+    sm = SpanMatcher.build(refs)
+    text = sm.arrays["span_text"].tobytes()
+    assert len(sm.arrays["span_samples"]) == -(-len(text) // 128) > 1000
+    _occurs_oracle_check(sm, _queries(text, np.random.default_rng(3), 3000))
+
+
+def test_search_with_long_runs_of_equal_sample_keys():
+    # Many suffixes share their first 8 bytes: whole runs of samples hold the same key.
+    rng = np.random.default_rng(5)
+    refs = [" ".join("abcdefgh" + "".join(rng.choice(list("xyz"), 3)) for _ in range(60)) for _ in range(80)]
+    sm = SpanMatcher.build(refs, window=8)
+    keys = sm.arrays["span_samples"]
+    assert (keys[1:] == keys[:-1]).sum() > 100
+    text = sm.arrays["span_text"].tobytes()
+    qs = _queries(text, rng, 1500) + [b"abcdefgh", b"abcdefghx", b"abcdefgh" + b"q", b"bcdefgh", b"zz abcdefgh"]
+    _occurs_oracle_check(sm, qs)
+
+
 def test_arguments_and_damaged_arrays_are_refused():
     sm = SpanMatcher.build(["some reference text that is long enough to matter here"], window=16)
     with pytest.raises(InvalidInput, match="span window is 16"):
@@ -201,6 +245,16 @@ def test_arguments_and_damaged_arrays_are_refused():
     bad["span_sa"] = bad["span_sa"][:-1]
     with pytest.raises(IndexFormatError, match="suffix array"):
         SpanMatcher(bad, sm.width, sm.window)
+    big = SpanMatcher.build(["some reference text that is long enough to matter here " * 8], window=16)
+    bad = dict(big.arrays)
+    samples = bad["span_samples"].copy()
+    samples[0], samples[-1] = samples[-1], samples[0]
+    bad["span_samples"] = samples
+    with pytest.raises(IndexFormatError, match="sample table is damaged"):
+        SpanMatcher(bad, big.width, big.window)
+    bad["span_samples"] = samples[:-1]
+    with pytest.raises(IndexFormatError, match="sample table has"):
+        SpanMatcher(bad, big.width, big.window)
     bad = dict(sm.arrays)
     sa = bad["span_sa"].copy()
     sa[:-8] = 0xFF  # entries past the text: a search must fail cleanly, not read past the buffer
