@@ -347,7 +347,8 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<PyNearDupIndex>(m, "NearDupIndex")
         .def(py::init([](const U32& sigs, const U64& keys, const U32& ids, const U32& dir, int bands, int rows,
-                         int dir_bits, const py::tuple& ref_column, int k, int mode, const U32& a, const U32& b) {
+                         int dir_bits, const py::tuple& ref_column, int k, int mode, const U32& a, const U32& b,
+                         const py::object& spans) {
             auto self = std::make_unique<PyNearDupIndex>();
             self->idx.mh = minhash_params(k, mode, a, b);
             self->refs = column_arg(ref_column);
@@ -372,11 +373,19 @@ PYBIND11_MODULE(_core, m) {
             t.dir = dir.data();
             self->idx.sigs = sigs.data();
             t.validate();
-            self->keep = {sigs, keys, ids, dir, a, b, ref_column};
+            self->keep = {sigs, keys, ids, dir, a, b, ref_column, spans};
+            if (!spans.is_none()) {  // verification reads the references' normalized bytes from the span index
+                const SpanIndex& si = spans.cast<const PySpanIndex&>().idx;
+                if (si.n_docs != n) throw FormatError("span index and signatures hold different reference counts");
+                self->idx.norm_text = si.sa.text;
+                self->idx.norm_size = si.sa.n;
+                self->idx.norm_starts = si.doc_starts;
+            }
             return self;
         }), py::arg("signatures"), py::arg("keys"), py::arg("ids"), py::arg("dir"), py::arg("bands"),
             py::arg("rows"), py::arg("dir_bits"), py::arg("ref_column"), py::arg("k"), py::arg("mode"),
-            py::arg("a"), py::arg("b"))
+            py::arg("a"), py::arg("b"), py::arg("spans") = py::none(),
+            "spans: the SpanIndex of the same references, whose normalized text verification then reuses.")
         .def("candidates", [](const PyNearDupIndex& self, const U32& sigs, int threads) {
             if (sigs.ndim() != 2 || sigs.shape(1) != self.idx.mh.num_perm)
                 throw InvalidArgument("signatures must be a 2-D uint32 array with num_perm columns");

@@ -28,6 +28,29 @@ struct NearDupIndex {
     LshTables lsh;
     const std::uint32_t* sigs = nullptr;  // n * num_perm, row-major
     TextColumn refs;                      // reference texts, for exact verification
+    // Optional: the references normalized end to end, reference d at [norm_starts[d], norm_starts[d + 1] - 1)
+    // (a span index's text, validated there); verification then tokenizes these bytes instead of
+    // normalizing each reference again.
+    const std::uint8_t* norm_text = nullptr;
+    std::size_t norm_size = 0;
+    const std::uint64_t* norm_starts = nullptr;
+
+    // Fills s with the shingles of reference `ref` (valid, under kMaxDocumentBytes).
+    void shingle_reference(std::uint32_t ref, ShingleScratch& s, std::vector<std::uint8_t>& pad) const {
+        if (norm_text == nullptr) {
+            shingle_document(refs.row(ref), mh.k, mh.mode, false, s);
+            return;
+        }
+        const std::size_t a = static_cast<std::size_t>(norm_starts[ref]);
+        const std::size_t b = static_cast<std::size_t>(norm_starts[ref + 1]) - 1;  // before the separator
+        const std::uint8_t* p = norm_text + a;
+        if (b + NormalizedText::kPad > norm_size) {  // the text's last bytes: token loads need readable slack
+            pad.assign(p, p + (b - a));
+            pad.resize(b - a + NormalizedText::kPad, 0);
+            p = pad.data();
+        }
+        shingle_normalized(ByteSpan{p, b - a}, mh.k, mh.mode, false, s);
+    }
 };
 
 struct NearDupOptions {
@@ -62,7 +85,8 @@ struct NearDupChunk {
 struct NearDupScratch {
     ShingleScratch s, rs;
     std::vector<std::uint32_t> sig;
-    std::vector<std::uint64_t> doc_set, ref_set;
+    ShingleSet doc_set, ref_set;
+    std::vector<std::uint8_t> pad;
     std::vector<std::uint32_t> cand;
     std::vector<std::uint64_t> lsh_scratch;
     std::vector<std::pair<double, std::uint32_t>> passed;
@@ -110,17 +134,15 @@ inline std::int64_t near_dup_document(const NearDupIndex& idx, const NearDupOpti
         out.verify_truncated += static_cast<std::int64_t>(w.passed.size() - o.max_verify);
         w.passed.resize(o.max_verify);
     }
-    w.doc_set = s.h64;
-    sort_unique(w.doc_set);
+    w.doc_set.reset(s.h64.size());
+    for (const std::uint64_t h : s.h64) w.doc_set.insert(h);
     w.found.clear();
     for (const auto& pe : w.passed) {
         const ByteSpan rt = idx.refs.is_valid(pe.second) ? idx.refs.row(pe.second) : ByteSpan{};
         if (rt.size >= kMaxDocumentBytes) continue;
-        shingle_document(rt, idx.mh.k, idx.mh.mode, false, w.rs);
-        w.ref_set = w.rs.h64;
-        sort_unique(w.ref_set);
+        idx.shingle_reference(pe.second, w.rs, w.pad);
         ++out.verified;
-        const double j = jaccard_sorted(w.doc_set, w.ref_set);
+        const double j = jaccard_with_set(w.doc_set, w.rs.h64, w.ref_set);
         if (j >= o.threshold) w.found.push_back(NearDupScratch::Found{j, pe.first, pe.second});
     }
     std::sort(w.found.begin(), w.found.end(), [](const NearDupScratch::Found& x, const NearDupScratch::Found& y) {

@@ -334,7 +334,8 @@ class ReferenceIndex:
             ar = self._arrays
             self._near_dup = _core.NearDupIndex(
                 ar["signatures"], ar["lsh_keys"], ar["lsh_ids"], ar["lsh_dir"], self.bands, self.rows,
-                self.dir_bits, text_buffers(self.ref_texts), p.ngram, 0 if p.hash == "fast" else 1, a, b)
+                self.dir_bits, text_buffers(self.ref_texts), p.ngram, 0 if p.hash == "fast" else 1, a, b,
+                spans=self.spans._core)
         return self._near_dup
 
     @property

@@ -163,3 +163,27 @@ def test_references_shorter_than_a_shingle_are_left_out_and_counted(tmp_path):
     assert res["row_offsets"].tolist() == [0, 0, 1]
     idx3 = ReferenceIndex.build([str(p)], tmp_path / "idx3", params=NearDupParams(min_tokens=1))
     assert idx3.n_refs == 3
+
+
+def test_verification_from_the_span_text_equals_normalizing_each_reference(tiny, tiny_index):
+    # The index's near-duplicate detector re-shingles candidates from the span index's normalized text
+    # (and its last reference from a padded copy); one built without it normalizes each reference
+    # again. Both must verify to the same scores.
+    from scanner import _core
+    from scanner.arrow_bridge import text_buffers
+    from scanner.minhash import permutations
+    idx = tiny_index
+    p, ar = idx.params, idx._arrays
+    a, b = permutations(p.num_perm, p.seed)
+    plain = _core.NearDupIndex(ar["signatures"], ar["lsh_keys"], ar["lsh_ids"], ar["lsh_dir"], idx.bands, idx.rows,
+                               idx.dir_bits, text_buffers(idx.ref_texts), p.ngram, 0, a, b)
+    docs = pq.read_table(tiny["corpus"]).column("text").combine_chunks()
+    # Every reference verified at least once: each against itself, the last one included.
+    docs = pa.concat_arrays([docs.cast(pa.large_string()), idx.ref_texts])
+    want = plain.scan(text_buffers(docs), 0.5, 0.3, 1000, 0, 1)
+    got = idx.near_dup.scan(text_buffers(docs), 0.5, 0.3, 1000, 0, 1)
+    assert got["verified"] == want["verified"] > idx.n_refs
+    for k in ("row_offsets", "ref", "score", "estimate", "status", "n_tokens"):
+        assert np.array_equal(got[k], want[k]), k
+    last = idx.n_refs - 1
+    assert last in got["ref"][got["row_offsets"][len(docs) - 1]:]
