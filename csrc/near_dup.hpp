@@ -117,6 +117,13 @@ inline std::int64_t near_dup_document(const NearDupIndex& idx, const NearDupOpti
     minhash_signature(s.h32, idx.mh, w.sig.data());
     idx.lsh.candidates(w.sig.data(), w.cand, w.lsh_scratch);
     out.candidates += static_cast<std::int64_t>(w.cand.size());
+    // Candidates' signatures lie anywhere in a table of num_perm * 4 bytes per reference (512 MB at a
+    // million references): ask for all of them before comparing any, so their cache misses overlap.
+    const std::size_t sig_bytes = static_cast<std::size_t>(P) * sizeof(std::uint32_t);
+    for (const std::uint32_t ref : w.cand) {
+        const char* rs = reinterpret_cast<const char*>(idx.sigs + static_cast<std::size_t>(ref) * P);
+        for (std::size_t off = 0; off < sig_bytes; off += 64) __builtin_prefetch(rs + off);
+    }
     w.passed.clear();
     for (const std::uint32_t ref : w.cand) {
         const std::uint32_t* rsig = idx.sigs + static_cast<std::size_t>(ref) * P;
