@@ -488,7 +488,7 @@ inline void tokenize(ByteSpan text, TokenText& out) {
                     std::size_t j = 0, cl;
                     while (j < fl) {
                         const std::uint32_t fc = decode_utf8(f + j, fl - j, cl);
-                        folded_char(f + j, cl, fc == ' ' ? kSpace : unicode_entry(fc) & 7);
+                        folded_char(f + j, cl, fc == ' ' ? static_cast<unsigned>(kSpace) : unicode_entry(fc) & 7);
                         j += cl;
                     }
                 } else {

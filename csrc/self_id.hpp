@@ -483,7 +483,7 @@ inline void confirm(const SelfIdRules& R, const std::uint8_t* T, std::size_t N, 
             if (excluded) continue;
         }
         const bool quoted = inside_quote(T, N, a, h.end);
-        const std::uint8_t prec = quoted ? kLow : R.rule_precision[rule];
+        const std::uint8_t prec = quoted ? static_cast<std::uint8_t>(kLow) : R.rule_precision[rule];
         if (prec < min_precision) {
             ++ctr.below_precision;
             continue;

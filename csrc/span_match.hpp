@@ -48,7 +48,26 @@ struct KgramFilter {
     std::uint64_t n_words = 0;
     std::size_t k = 0;
 
-    static std::uint64_t hash(const std::uint8_t* p, std::size_t k) { return hash_bytes(p, k, kKgramSeed); }
+    // Windows of 8..64 bytes in whole words (the default 32 among them) are hashed wyhash-style: each pair
+    // of words, xored with its own constants, multiplied into 128 bits and the halves folded, the pairs'
+    // products (independent, so the CPU overlaps them) xored, and one more fold with the length. hash_bytes
+    // folds word after word, a dependent chain about three times as long at 32 bytes.
+    __extension__ typedef unsigned __int128 U128;  // GCC and Clang on 64-bit targets
+    static std::uint64_t mum(std::uint64_t a, std::uint64_t b) {
+        const U128 r = static_cast<U128>(a) * b;
+        return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
+    }
+    static std::uint64_t hash(const std::uint8_t* p, std::size_t k) {
+        if (k % 8 != 0 || k == 0 || k > 64) return hash_bytes(p, k, kKgramSeed);
+        static constexpr std::uint64_t kC[9] = {0xa0761d6478bd642fULL, 0xe7037ed1a0b428dbULL, 0x8ebc6af09c88c6e3ULL,
+                                               0x589965cc75374cc3ULL, 0x1d8e4e27c47d124fULL, 0xd6e8feb86659fd93ULL,
+                                               0xff51afd7ed558ccdULL, 0xc4ceb9fe1a85ec53ULL, 0x9fb21c651e98df25ULL};
+        const std::size_t m = k / 8;
+        std::uint64_t acc = kKgramSeed;
+        for (std::size_t i = 0; i < m; i += 2)
+            acc ^= mum(load_le64(p + 8 * i) ^ kC[i], (i + 1 < m ? load_le64(p + 8 * i + 8) : 0) ^ kC[i + 1]);
+        return mum(acc ^ kC[8], k ^ kC[0]);
+    }
     static std::uint64_t mask(std::uint64_t h) {
         std::uint64_t m = 0;
         for (int i = 0; i < 5; ++i) m |= std::uint64_t{1} << ((h >> (6 * i)) & 63);
@@ -313,7 +332,7 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
             continue;
         }
         ++ctr.filter_hits;
-        std::uint64_t q;  // where T[p, endp) occurs
+        std::uint64_t q = 0;  // where T[p, endp) occurs
         const std::size_t endp = end_of(p, &q);
         if (endp <= theta) {
             if (theta == p + k - 1) E = 0;
