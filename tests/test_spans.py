@@ -59,8 +59,8 @@ small_text = st.lists(st.sampled_from(ALPHABET), max_size=40).map("".join)
 
 @settings(max_examples=400, deadline=None)
 @given(refs=st.lists(small_text, min_size=1, max_size=4), docs=st.lists(small_text, min_size=1, max_size=3),
-       window=st.sampled_from([1, 2, 3, 4, 5, 8, 16, 24]), extra=st.integers(0, 6), words=st.sampled_from([0, 0, 1, 2, 3]),
-       data=st.data())
+       window=st.sampled_from([1, 2, 3, 4, 5, 8, 16, 24]), extra=st.integers(0, 6),
+       words=st.sampled_from([0, 0, 1, 2, 3]), data=st.data())
 def test_spans_equal_naive_oracle(refs, docs, window, extra, words, data):
     # Plant a piece of a reference so long matches are common.
     r = refs[0]
