@@ -118,14 +118,19 @@ inline std::int64_t near_dup_document(const NearDupIndex& idx, const NearDupOpti
     idx.lsh.candidates(w.sig.data(), w.cand, w.lsh_scratch);
     out.candidates += static_cast<std::int64_t>(w.cand.size());
     // Candidates' signatures lie anywhere in a table of num_perm * 4 bytes per reference (512 MB at a
-    // million references): ask for all of them before comparing any, so their cache misses overlap.
+    // million references): each is asked for kAhead candidates before it is compared, so the cache
+    // misses of several candidates overlap.
+    constexpr std::size_t kAhead = 8;
     const std::size_t sig_bytes = static_cast<std::size_t>(P) * sizeof(std::uint32_t);
-    for (const std::uint32_t ref : w.cand) {
-        const char* rs = reinterpret_cast<const char*>(idx.sigs + static_cast<std::size_t>(ref) * P);
+    auto prefetch_sig = [&](std::size_t c) {
+        const char* rs = reinterpret_cast<const char*>(idx.sigs + static_cast<std::size_t>(w.cand[c]) * P);
         for (std::size_t off = 0; off < sig_bytes; off += 64) __builtin_prefetch(rs + off);
-    }
+    };
+    for (std::size_t c = 0; c < std::min(kAhead, w.cand.size()); ++c) prefetch_sig(c);
     w.passed.clear();
-    for (const std::uint32_t ref : w.cand) {
+    for (std::size_t c = 0; c < w.cand.size(); ++c) {
+        if (c + kAhead < w.cand.size()) prefetch_sig(c + kAhead);
+        const std::uint32_t ref = w.cand[c];
         const std::uint32_t* rsig = idx.sigs + static_cast<std::size_t>(ref) * P;
         int eq = 0;
         for (int i = 0; i < P; ++i) eq += rsig[i] == w.sig[i];
