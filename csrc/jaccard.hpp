@@ -61,8 +61,8 @@ class ShingleSet {
     std::size_t mask_ = 0, count_ = 0;
 };
 
-// Exact Jaccard of the distinct shingles of `ref` and the set `doc` (jaccard_sorted's value, exactly:
-// the same two integer counts); `seen` is scratch.
+// Exact Jaccard of the distinct shingles of `ref` and the set `doc`: |intersection| / |union| from the
+// same integer counts a merge of the two sorted, de-duplicated lists would give; `seen` is scratch.
 inline double jaccard_with_set(const ShingleSet& doc, const std::vector<std::uint64_t>& ref, ShingleSet& seen) {
     seen.reset(ref.size());
     std::size_t inter = 0;
