@@ -209,7 +209,7 @@ def _queries(text: bytes, rng, count: int) -> list:
 
 
 def test_search_through_the_sample_table_equals_substring_search(real):
-    # 300 real references: about 3,000 samples of 128 suffixes, so searches of 8 bytes or more narrow
+    # 300 real references: about 2,600 samples of 128 suffixes, so searches of 8 bytes or more narrow
     # their range through the sample table first; every answer must match Python's substring test.
     refs, _ = real
     sm = SpanMatcher.build(refs)
