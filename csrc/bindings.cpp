@@ -326,6 +326,8 @@ PYBIND11_MODULE(_core, m) {
         return to_numpy(std::move(out));
     }, py::arg("column"), "Code points per row, counting each invalid UTF-8 byte as one; 0 for nulls.");
 
+    m.attr("SAMPLE_STEP") = kSampleStep;
+
     m.def("snippets", [](const py::tuple& column, const py::array_t<std::int64_t, py::array::c_style>& rows,
                          const py::array_t<std::int64_t, py::array::c_style>& start,
                          const py::array_t<std::int64_t, py::array::c_style>& end) {

@@ -104,6 +104,15 @@ struct CodepointWalk {
         }
     }
 };
+
+// The indices of v in the order of their values, so one forward walk can serve offsets given in any order.
+template <class T>
+std::vector<std::size_t> ascending_order(const std::vector<T>& v) {
+    std::vector<std::size_t> order(v.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return v[x] < v[y]; });
+    return order;
+}
 }  // namespace detail
 
 inline constexpr std::int64_t kNoCodepointLimit = INT64_MAX;
@@ -345,12 +354,9 @@ inline void normalize_into(ByteSpan text, NormalizedText& out) {
 // Code point offsets of the given byte offsets (each at a character start or
 // the end) of text, in one pass over the text whatever their order.
 inline void codepoints_at(ByteSpan text, const std::vector<std::size_t>& bytes, std::vector<std::int64_t>& out) {
-    std::vector<std::size_t> order(bytes.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return bytes[x] < bytes[y]; });
     out.assign(bytes.size(), 0);
     detail::CodepointWalk w{text};
-    for (std::size_t i : order) {
+    for (std::size_t i : detail::ascending_order(bytes)) {
         w.advance(bytes[i], kNoCodepointLimit);
         out[i] = w.cp;
     }
@@ -359,12 +365,9 @@ inline void codepoints_at(ByteSpan text, const std::vector<std::size_t>& bytes, 
 // The inverse: byte offsets of the given code point offsets (>= 0; past the end: the end) of text, counting
 // an invalid UTF-8 byte as one code point, in one pass over the text whatever their order.
 inline void bytes_at_codepoints(ByteSpan text, const std::vector<std::int64_t>& cps, std::vector<std::size_t>& out) {
-    std::vector<std::size_t> order(cps.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return cps[x] < cps[y]; });
     out.assign(cps.size(), 0);
     detail::CodepointWalk w{text};
-    for (std::size_t i : order) {
+    for (std::size_t i : detail::ascending_order(cps)) {
         w.advance(text.size, cps[i]);
         out[i] = w.byte;
     }

@@ -9,10 +9,9 @@
 // subpart, as Unicode recommends), and runs of what str.isspace() calls whitespace become one space,
 // none at either end. The tests hold the two to the same text.
 #pragma once
-#include <vector>
-
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "common.hpp"
 #include "normalize.hpp"

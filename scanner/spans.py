@@ -33,7 +33,7 @@ DEFAULT_MIN_CHARS = 50
 ARRAY_NAMES = ("span_text", "span_doc_starts", "span_sa", "span_bucket", "span_samples", "span_filter")
 ARRAY_DTYPES = {"span_text": "|u1", "span_doc_starts": "<u8", "span_sa": "|u1", "span_bucket": "<u8",
                 "span_samples": "<u8", "span_filter": "<u8"}
-SAMPLE_STEP = 128  # csrc/suffix_array.hpp kSampleStep
+SAMPLE_STEP = _core.SAMPLE_STEP  # suffixes per entry of the sample table (csrc/suffix_array.hpp)
 
 
 def check_window(window: int) -> None:
