@@ -529,8 +529,8 @@ inline void tokenize_normalized(const std::uint8_t* T, std::size_t N, std::vecto
     std::size_t next_block = at.blocks ? 0 : N, next_wide = next_block;
     detail::AsciiBlock blk;
     while (i < N) {
-        // 64 bytes of printable ASCII: the token starts and ends are the edges of the word mask, written
-        // out by two loops over their bits (token u's begin is the u-th start, or the open token's).
+        // 64 bytes of printable ASCII: the token starts and ends are the edges of the word mask, paired
+        // in order (the first end closes the open token, if there is one).
         if (i >= next_wide && i + 64 <= N) {
             std::uint64_t m = 0;
             bool ascii = true;
@@ -541,16 +541,17 @@ inline void tokenize_normalized(const std::uint8_t* T, std::size_t N, std::vecto
             if (ascii) {
                 const std::uint64_t prev = (m << 1) | (open ? 1u : 0u);
                 std::uint64_t starts = m & ~prev, ends = ~m & prev;
-                const std::size_t base = tokens.size(), ne = static_cast<std::size_t>(__builtin_popcountll(ends));
-                tokens.resize(base + ne);
-                Token* out = tokens.data() + base;
-                std::size_t u = 0;
-                if (open && ne > 0) out[u++].begin = static_cast<std::uint32_t>(tok);
-                for (; u < ne; ++u, starts &= starts - 1)
-                    out[u].begin = static_cast<std::uint32_t>(i + static_cast<std::size_t>(__builtin_ctzll(starts)));
-                for (u = 0; u < ne; ++u, ends &= ends - 1)
-                    out[u].end = static_cast<std::uint32_t>(i + static_cast<std::size_t>(__builtin_ctzll(ends)));
-                if (starts != 0) tok = i + static_cast<std::size_t>(__builtin_ctzll(starts));  // open at the end
+                // Room for the block's tokens (at most 32), so the pushes below never reallocate.
+                if (tokens.capacity() - tokens.size() < 32) tokens.reserve(2 * tokens.size() + 64);
+                auto bit = [&](std::uint64_t v) {
+                    return static_cast<std::uint32_t>(i + static_cast<std::size_t>(__builtin_ctzll(v)));
+                };
+                if (open && ends != 0) {
+                    tokens.push_back(Token{static_cast<std::uint32_t>(tok), bit(ends)});
+                    ends &= ends - 1;
+                }
+                for (; ends != 0; starts &= starts - 1, ends &= ends - 1) tokens.push_back(Token{bit(starts), bit(ends)});
+                if (starts != 0) tok = bit(starts);  // open at the end
                 open = (m >> 63) != 0;
                 i += 64;
                 continue;
