@@ -244,6 +244,7 @@ PYBIND11_MODULE(_core, m) {
         NormalizedText out;
         normalize_into<true>(s, out);
         py::bytes nb(reinterpret_cast<const char*>(out.data()), out.size);
+        out.src.resize(out.size);
         return py::make_tuple(nb, to_numpy(std::move(out.src)));
     }, py::arg("text"), "Normalized UTF-8 and the original byte offset of every normalized byte.");
 

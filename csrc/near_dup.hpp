@@ -198,9 +198,8 @@ inline void near_dup_merge(const std::vector<NearDupChunk>& chunks, NearDupResul
 inline NearDupResult near_dup_scan(const TextColumn& docs, const NearDupIndex& idx, const NearDupOptions& o) {
     NearDupResult res;
     detail::near_dup_init(res, docs.length);
-    const auto chunks = row_chunks<detail::NearDupChunk>(docs.length, o.threads, [&](auto& out, std::int64_t lo,
-                                                                                      std::int64_t hi) {
-        detail::NearDupScratch w;
+    const auto chunks = row_chunks<detail::NearDupChunk, detail::NearDupScratch>(
+        docs.length, o.threads, [&](auto& out, std::int64_t lo, std::int64_t hi, detail::NearDupScratch& w) {
         for (std::int64_t r = lo; r < hi; ++r) {
             const std::size_t ur = static_cast<std::size_t>(r);
             if (!docs.is_valid(r)) { res.status[ur] = kNull; continue; }

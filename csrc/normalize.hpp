@@ -129,10 +129,12 @@ inline std::int64_t count_codepoints(ByteSpan s) {
 struct NormalizedText {
     static constexpr std::size_t kPad = 8;
     std::vector<std::uint8_t> bytes;
-    std::vector<std::uint32_t> src;  // original byte offset per normalized byte (if kept)
+    // Original byte offset per normalized byte, if kept: src[0, size) (src is not shrunk to size, so that
+    // the next normalize_into<true> does not zero-fill it again).
+    std::vector<std::uint32_t> src;
     std::size_t size = 0;
     const std::uint8_t* data() const { return bytes.data(); }
-    void clear() { size = 0; src.clear(); }
+    void clear() { size = 0; }
 };
 
 namespace detail {
@@ -309,16 +311,16 @@ struct BufferSink {
     NormalizedText& out;
     std::uint8_t* o;
     std::uint32_t* so;
-    std::size_t w = 0;
-    explicit BufferSink(NormalizedText& t)
-        : out(t), o(t.bytes.data()), so(kKeepOffsets ? t.src.data() : nullptr) {}
+    std::size_t w;
+    BufferSink(NormalizedText& t, std::size_t at)
+        : out(t), o(t.bytes.data()), so(kKeepOffsets ? t.src.data() : nullptr), w(at) {}
     // Room for `extra` more bytes plus the trailing pad; grows rarely (folded forms may expand).
     void reserve(std::size_t extra) {
         if (w + extra + NormalizedText::kPad > out.bytes.size()) {
             out.bytes.resize((w + extra + NormalizedText::kPad) * 2);
             o = out.bytes.data();
             if (kKeepOffsets) {
-                out.src.resize(out.bytes.size());
+                if (out.src.size() < out.bytes.size()) out.src.resize(out.bytes.size());
                 so = out.src.data();
             }
         }
@@ -338,17 +340,29 @@ struct BufferSink {
 
 }  // namespace detail
 
+// Writes normalize(text) into out.bytes from byte `at` on, then kPad zero bytes, growing out.bytes (never
+// shrinking it) as needed; returns the normalized size. Bytes before `at` are kept, so a caller can pack
+// many documents into one buffer without copying them there. out.size is not touched.
+inline std::size_t normalize_at(ByteSpan text, NormalizedText& out, std::size_t at) {
+    const std::size_t need = at + text.size + text.size / 2 + 64;
+    if (out.bytes.size() < need) out.bytes.resize(std::max(need, 2 * out.bytes.size()));
+    detail::BufferSink<false> sink(out, at);
+    normalize_walk(text, sink);
+    sink.reserve(0);
+    std::memset(sink.o + sink.w, 0, NormalizedText::kPad);
+    return sink.w - at;
+}
+
 template <bool kKeepOffsets>
 inline void normalize_into(ByteSpan text, NormalizedText& out) {
     out.clear();
     if (out.bytes.size() < text.size + 64) out.bytes.resize(text.size + text.size / 2 + 64);
-    if (kKeepOffsets) out.src.resize(out.bytes.size());
-    detail::BufferSink<kKeepOffsets> sink(out);
+    if (kKeepOffsets && out.src.size() < out.bytes.size()) out.src.resize(out.bytes.size());
+    detail::BufferSink<kKeepOffsets> sink(out, 0);
     normalize_walk(text, sink);
     sink.reserve(0);
     std::memset(sink.o + sink.w, 0, NormalizedText::kPad);
     out.size = sink.w;
-    if (kKeepOffsets) out.src.resize(sink.w);
 }
 
 // Code point offsets of the given byte offsets (each at a character start or

@@ -46,33 +46,44 @@ inline OnePassResult one_pass_scan(const TextColumn& docs, const NearDupIndex& n
     std::vector<detail::SpanChunk> sp_chunks(n_chunks);
     std::vector<detail::SelfIdChunk> sid_chunks(n_chunks);
 
-    parallel_chunks(n_chunks, threads, [&](std::size_t c) {
+    // One set of scratch buffers per thread, reused across its chunks (sized by the first few, they are
+    // not allocated and grown again for every chunk).
+    struct Worker {
         detail::NearDupScratch ndw;
         detail::SpanScratch spw;
         detail::SelfIdScratch sidw;
-        NormalizedText nt;
-        std::vector<std::uint8_t> arena;    // the chunk's normalized documents, each followed by kPad zeros
+        NormalizedText arena;               // the chunk's normalized documents, each followed by kPad zeros
         std::vector<std::size_t> at, size;  // where each row's bytes start in the arena; SIZE_MAX: not scanned
+    };
+    std::vector<Worker> workers(static_cast<std::size_t>(worker_count(n_chunks, threads)));
+
+    parallel_chunks_by_worker(n_chunks, threads, [&](std::size_t c, int wi) {
+        Worker& W = workers[static_cast<std::size_t>(wi)];
+        detail::NearDupScratch& ndw = W.ndw;
+        detail::SpanScratch& spw = W.spw;
+        detail::SelfIdScratch& sidw = W.sidw;
+        std::vector<std::size_t>&at = W.at, &size = W.size;
         const std::int64_t lo = static_cast<std::int64_t>(c) * chunk_rows, hi = std::min(n, lo + chunk_rows);
         const std::size_t rows = static_cast<std::size_t>(hi - lo);
         constexpr std::size_t kSkip = static_cast<std::size_t>(-1);
         at.assign(rows, kSkip);
         size.assign(rows, 0);
+        std::size_t used = 0;
         for (std::int64_t r = lo; r < hi; ++r) {
             const std::size_t ur = static_cast<std::size_t>(r), k = static_cast<std::size_t>(r - lo);
             if (!docs.is_valid(r)) { res.near_dup.status[ur] = kNull; continue; }
             const ByteSpan text = docs.row(r);
             if (text.size >= kMaxDocumentBytes) { res.near_dup.status[ur] = kTooLarge; continue; }
-            normalize_into<false>(text, nt);
-            at[k] = arena.size();
-            size[k] = nt.size;
-            arena.insert(arena.end(), nt.data(), nt.data() + nt.size + NormalizedText::kPad);
+            at[k] = used;
+            size[k] = normalize_at(text, W.arena, used);
+            used += size[k] + NormalizedText::kPad;
         }
+        const std::uint8_t* arena = W.arena.data();
         auto each = [&](auto&& f) {
             for (std::size_t k = 0; k < rows; ++k)
                 if (at[k] != kSkip) {
                     const std::int64_t r = lo + static_cast<std::int64_t>(k);
-                    const ByteSpan norm{arena.data() + at[k], size[k]};
+                    const ByteSpan norm{arena + at[k], size[k]};
                     f(r, static_cast<std::size_t>(r), k, docs.row(r), norm);
                 }
         };

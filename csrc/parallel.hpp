@@ -32,23 +32,31 @@ inline std::size_t chunk_count(std::int64_t n, std::int64_t chunk_rows) {
     return static_cast<std::size_t>((n + chunk_rows - 1) / chunk_rows);
 }
 
+// Threads parallel_chunks runs for n_chunks chunks: worker numbers are 0 .. this - 1.
+inline int worker_count(std::size_t n_chunks, int threads) {
+    return std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(std::min<std::size_t>(n_chunks, 1024))));
+}
+
+// f(chunk, worker): worker (< worker_count) is the same for every chunk one thread runs, so a caller can
+// keep one set of scratch buffers per worker and reuse it across chunks, instead of allocating and
+// growing fresh ones (and page-faulting their memory in again) for each chunk.
 template <class F>
-void parallel_chunks(std::size_t n_chunks, int threads, F&& f) {
-    threads = std::max(1, std::min<int>(resolve_threads(threads), static_cast<int>(std::min<std::size_t>(n_chunks, 1024))));
+void parallel_chunks_by_worker(std::size_t n_chunks, int threads, F&& f) {
+    threads = worker_count(n_chunks, threads);
     if (threads <= 1) {
-        for (std::size_t c = 0; c < n_chunks; ++c) f(c);
+        for (std::size_t c = 0; c < n_chunks; ++c) f(c, 0);
         return;
     }
     std::atomic<std::size_t> next{0};
     std::atomic<bool> failed{false};
     std::exception_ptr error;
     std::mutex error_mutex;
-    auto worker = [&]() {
+    auto worker = [&](int id) {
         while (!failed.load(std::memory_order_relaxed)) {
             const std::size_t c = next.fetch_add(1);
             if (c >= n_chunks) break;
             try {
-                f(c);
+                f(c, id);
             } catch (...) {
                 std::lock_guard<std::mutex> lock(error_mutex);
                 if (!error) error = std::current_exception();
@@ -59,29 +67,36 @@ void parallel_chunks(std::size_t n_chunks, int threads, F&& f) {
     std::vector<std::thread> pool;
     pool.reserve(static_cast<std::size_t>(threads - 1));
     try {
-        for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+        for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t);
     } catch (...) {
         failed.store(true);
         for (auto& th : pool) th.join();
         throw;
     }
-    worker();
+    worker(0);
     for (auto& th : pool) th.join();
     if (error) std::rethrow_exception(error);
 }
 
-// A batch of n rows cut into chunks of chunk_rows_for(n, threads) rows; f(out, lo, hi) fills one chunk's
-// output `out` (whose per-row `counts` come sized to hi - lo, zeroed) from rows [lo, hi), on up to
-// `threads` threads. Returns the outputs in row order, for the caller to concatenate.
-template <class Chunk, class F>
+template <class F>
+void parallel_chunks(std::size_t n_chunks, int threads, F&& f) {
+    parallel_chunks_by_worker(n_chunks, threads, [&](std::size_t c, int) { f(c); });
+}
+
+// A batch of n rows cut into chunks of chunk_rows_for(n, threads) rows; f(out, lo, hi, scratch) fills one
+// chunk's output `out` (whose per-row `counts` come sized to hi - lo, zeroed) from rows [lo, hi), on up to
+// `threads` threads; `scratch` is the running thread's own Scratch, reused across its chunks. Returns the
+// outputs in row order, for the caller to concatenate.
+template <class Chunk, class Scratch, class F>
 std::vector<Chunk> row_chunks(std::int64_t n, int threads, F&& f) {
     threads = resolve_threads(threads);
     const std::int64_t rows = chunk_rows_for(n, threads);
     std::vector<Chunk> chunks(chunk_count(n, rows));
-    parallel_chunks(chunks.size(), threads, [&](std::size_t c) {
+    std::vector<Scratch> scratch(static_cast<std::size_t>(worker_count(chunks.size(), threads)));
+    parallel_chunks_by_worker(chunks.size(), threads, [&](std::size_t c, int w) {
         const std::int64_t lo = static_cast<std::int64_t>(c) * rows, hi = std::min(n, lo + rows);
         chunks[c].counts.assign(static_cast<std::size_t>(hi - lo), 0);
-        f(chunks[c], lo, hi);
+        f(chunks[c], lo, hi, scratch[static_cast<std::size_t>(w)]);
     });
     return chunks;
 }

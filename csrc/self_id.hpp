@@ -627,9 +627,8 @@ inline void self_id_merge(const std::vector<SelfIdChunk>& chunks, SelfIdResult& 
 inline SelfIdResult self_id_scan(const TextColumn& docs, const SelfIdRules& R, const SelfIdOptions& o) {
     SelfIdResult res;
     res.truncated.assign(static_cast<std::size_t>(docs.length), 0);
-    const auto chunks = row_chunks<detail::SelfIdChunk>(docs.length, o.threads, [&](auto& out, std::int64_t lo,
-                                                                                    std::int64_t hi) {
-        detail::SelfIdScratch w;
+    const auto chunks = row_chunks<detail::SelfIdChunk, detail::SelfIdScratch>(
+        docs.length, o.threads, [&](auto& out, std::int64_t lo, std::int64_t hi, detail::SelfIdScratch& w) {
         for (std::int64_t r = lo; r < hi; ++r) {
             if (!docs.is_valid(r)) continue;
             const ByteSpan text = docs.row(r);

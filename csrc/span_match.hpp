@@ -526,10 +526,14 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
     detail::check_span_options(idx, o);
     SpanResult res;
     detail::span_init(res, docs.length);
-    const auto chunks = row_chunks<detail::SpanChunk>(docs.length, o.threads, [&](auto& out, std::int64_t lo,
-                                                                                  std::int64_t hi) {
+    struct Scratch {
         detail::SpanScratch w;
         NormalizedText nt;
+    };
+    const auto chunks = row_chunks<detail::SpanChunk, Scratch>(
+        docs.length, o.threads, [&](auto& out, std::int64_t lo, std::int64_t hi, Scratch& sc) {
+        detail::SpanScratch& w = sc.w;
+        NormalizedText& nt = sc.nt;
         for (std::int64_t r = lo; r < hi; ++r) {
             if (!docs.is_valid(r)) continue;
             const ByteSpan text = docs.row(r);
