@@ -18,6 +18,8 @@
 #pragma once
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "common.hpp"
@@ -220,8 +222,17 @@ inline bool ascii_block(const std::uint8_t* p, AsciiBlock& b) {
 // run) has the offset of the character after it, as put() would give it.
 // normalize_into() collects them; the pattern matcher runs its automaton on
 // them without a buffer.
+namespace detail {
+// A sink with done() can end the walk early: normalize_walk stops (within a few bytes) once it says true.
+template <class S, class = void>
+struct SinkStops : std::false_type {};
+template <class S>
+struct SinkStops<S, std::void_t<decltype(std::declval<const S&>().done())>> : std::true_type {};
+}  // namespace detail
+
 template <class Sink>
 inline void normalize_walk(ByteSpan text, Sink& sink) {
+    constexpr bool kStops = detail::SinkStops<Sink>::value;
     const auto& at = detail::kAscii;
     bool pending_space = false, any = false;
     auto emit = [&](const std::uint8_t* b, std::size_t n, std::uint32_t src) {
@@ -280,6 +291,9 @@ inline void normalize_walk(ByteSpan text, Sink& sink) {
     if (at.blocks) {
         detail::AsciiBlock blk;
         while (i + 16 <= n) {
+            if constexpr (kStops) {
+                if (sink.done()) return;
+            }
             if (!detail::ascii_block(p + i, blk) || (blk.space & (blk.space >> 1)) != 0) {
                 // Not 16 printable ASCII bytes with single spaces: these bytes one code point at a time.
                 const std::size_t stop = i + 16;
@@ -300,7 +314,12 @@ inline void normalize_walk(ByteSpan text, Sink& sink) {
             i += 16;
         }
     }
-    while (i < n) i = one(i);
+    while (i < n) {
+        if constexpr (kStops) {
+            if (sink.done()) return;
+        }
+        i = one(i);
+    }
 }
 
 namespace detail {
@@ -387,14 +406,77 @@ inline void bytes_at_codepoints(ByteSpan text, const std::vector<std::int64_t>& 
     }
 }
 
+namespace detail {
+// Of the walk, only the original offsets (what normalize_into<true> keeps in src) at the normalized
+// positions want[0] <= want[1] <= ...; done once it has them all.
+struct PositionSink {
+    const std::size_t* want;
+    std::size_t n_want;
+    std::uint32_t* found;
+    std::size_t next = 0, w = 0;
+    bool done() const { return next == n_want; }
+    void reserve(std::size_t) {}
+    void put(std::uint8_t, std::uint32_t src) {
+        while (next < n_want && want[next] == w) found[next++] = src;
+        ++w;
+    }
+    void put_run(const std::uint8_t* b, std::size_t n, std::uint32_t src0) {
+        for (; next < n_want && want[next] < w + n; ++next) {
+            const std::size_t k = want[next] - w;
+            found[next] = src0 + static_cast<std::uint32_t>(k) + (b[k] == ' ');  // as BufferSink::put_run
+        }
+        w += n;
+    }
+};
+
+// The original byte just past the character starting at byte `last` of orig.
+inline std::size_t char_end(ByteSpan orig, std::size_t last) {
+    std::size_t len = 1;
+    if (orig.data[last] >= 0x80) decode_utf8(orig.data + last, orig.size - last, len);
+    return last + len;
+}
+}  // namespace detail
+
+// Buffers of original_ranges, reused across calls.
+struct OffsetScratch {
+    std::vector<std::size_t> want, order, sorted;
+    std::vector<std::uint32_t> found;
+};
+
+// The original byte ranges of normalized byte ranges [ranges[2t], ranges[2t + 1]) (each non-empty) of
+// normalize(text), into out (same layout), exactly as original_range() gives them from normalize_into<true>,
+// but in one walk that writes neither the normalized bytes nor their offsets and stops after the last
+// position asked for. Returns false, out unspecified, if a range reaches past the normalized text.
+inline bool original_ranges(ByteSpan text, const std::vector<std::size_t>& ranges, std::vector<std::size_t>& out,
+                            OffsetScratch& s) {
+    const std::size_t m = ranges.size();
+    if (m % 2 != 0) return false;
+    s.want.resize(m);
+    for (std::size_t t = 0; t < m; t += 2) {
+        if (ranges[t + 1] <= ranges[t]) return false;
+        s.want[t] = ranges[t];
+        s.want[t + 1] = ranges[t + 1] - 1;  // the last byte's source, then the end of its character
+    }
+    s.order.resize(m);
+    for (std::size_t i = 0; i < m; ++i) s.order[i] = i;
+    std::sort(s.order.begin(), s.order.end(), [&](std::size_t x, std::size_t y) { return s.want[x] < s.want[y]; });
+    s.sorted.resize(m);
+    for (std::size_t j = 0; j < m; ++j) s.sorted[j] = s.want[s.order[j]];
+    s.found.resize(m);
+    detail::PositionSink sink{s.sorted.data(), m, s.found.data()};
+    normalize_walk(text, sink);
+    if (!sink.done()) return false;
+    out.resize(m);
+    for (std::size_t j = 0; j < m; ++j) out[s.order[j]] = s.found[j];
+    for (std::size_t t = 1; t < m; t += 2) out[t] = detail::char_end(text, out[t]);
+    return true;
+}
+
 // Original byte range of normalized bytes [a, b) (b > a), given the normalized byte -> original byte map.
 inline void original_range(const NormalizedText& nt, ByteSpan orig, std::size_t a, std::size_t b, std::size_t& oa,
                            std::size_t& ob) {
     oa = nt.src[a];
-    const std::size_t last = nt.src[b - 1];
-    std::size_t len = 1;
-    if (orig.data[last] >= 0x80) decode_utf8(orig.data + last, orig.size - last, len);
-    ob = last + len;
+    ob = detail::char_end(orig, nt.src[b - 1]);
 }
 
 struct Token {

@@ -28,6 +28,7 @@
 // plus O(match length + log n) per real hit.
 #pragma once
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "common.hpp"
@@ -399,10 +400,10 @@ struct SpanChunk {
 
 // Per-thread buffers of span_document, reused across documents.
 struct SpanScratch {
-    NormalizedText nto, rnt;  // a document / reference normalized with offsets
     std::vector<RawSpan> raw, merged;
     std::vector<std::uint64_t> occ;
-    std::vector<std::size_t> order, bytes_at, ref_bytes;
+    std::vector<std::size_t> order, norm_at, bytes_at, ref_norm_at, ref_bytes;
+    OffsetScratch offsets;
     std::vector<std::int64_t> cps, ref_cps;
     struct Interval { std::int64_t a, b; };
     std::vector<Interval> cover;
@@ -431,15 +432,15 @@ inline std::int64_t span_document(const SpanIndex& idx, const SpanIndex* control
         if (a.end != b.end) return a.end < b.end;
         return a.ref < b.ref;
     });
-    // Map to original code points: byte offsets first, then one pass over the document.
-    normalize_into<true>(text, w.nto);
-    w.bytes_at.clear();
+    // Map to original code points: byte offsets first (one walk of the normalizer, up to the last span),
+    // then one pass over the document.
+    w.norm_at.clear();
     for (std::size_t i : w.order) {
-        std::size_t oa, ob;
-        original_range(w.nto, text, w.merged[i].start, w.merged[i].end, oa, ob);
-        w.bytes_at.push_back(oa);
-        w.bytes_at.push_back(ob);
+        w.norm_at.push_back(w.merged[i].start);
+        w.norm_at.push_back(w.merged[i].end);
     }
+    if (!original_ranges(text, w.norm_at, w.bytes_at, w.offsets))  // nt is normalize(text): cannot happen
+        throw std::logic_error("span offsets past the normalized document");
     codepoints_at(text, w.bytes_at, w.cps);
     w.cover.clear();
     for (std::size_t t = 0; t < w.order.size(); ++t) {
@@ -448,12 +449,9 @@ inline std::int64_t span_document(const SpanIndex& idx, const SpanIndex* control
         std::int64_t ra = 0, rb = 0;
         if (idx.refs.data != nullptr && sp.ref < static_cast<std::uint64_t>(idx.refs.length)) {
             const ByteSpan rt = idx.refs.row(sp.ref);
-            normalize_into<true>(rt, w.rnt);
-            const std::size_t na = sp.ref_pos, nb = sp.ref_end;
-            if (nb <= w.rnt.size && na < nb) {
-                std::size_t roa, rob;
-                original_range(w.rnt, rt, na, nb, roa, rob);
-                w.ref_bytes = {roa, rob};
+            w.ref_norm_at = {static_cast<std::size_t>(sp.ref_pos), static_cast<std::size_t>(sp.ref_end)};
+            // false only if the reference texts are not the ones indexed (then no reference offsets)
+            if (original_ranges(rt, w.ref_norm_at, w.ref_bytes, w.offsets)) {
                 codepoints_at(rt, w.ref_bytes, w.ref_cps);
                 ra = w.ref_cps[0];
                 rb = w.ref_cps[1];
