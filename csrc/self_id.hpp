@@ -66,9 +66,12 @@ inline constexpr std::size_t kMaxHitsPerDocument = 1 << 16;
 // first bytes: `first6` of its first 6 bytes (all anchors), then, to thin out what passes, `long8` of
 // its first 8 (anchors of 8 bytes or more) and `short6` of its first 6 (shorter anchors). No false
 // negatives: every anchor occurrence starts at a position that passes. In ordinary text about 1
-// position in 2,000 passes, so pass 1 runs the automaton only over short windows after those positions
-// (prefilter_anchors) instead of over every byte. Not used (enabled = false) if an anchor is shorter
-// than 6 bytes.
+// position in 1,500 passes (1 in 400 passes first6), so pass 1 runs the automaton only over short
+// windows after those positions (prefilter_anchors) instead of over every byte. A window is as long as
+// the longest anchor whose first bytes hash where the position's do (`reach8`/`reach6`, per group of
+// 16 bitset slots, so hash neighbours only lengthen it): anchors run from 6 to 130 bytes, and a window
+// of the longest for every position would walk most of them for nothing. Not used (enabled = false) if
+// an anchor is shorter than 6 bytes.
 //
 // The first6 test, which every byte pays, hashes with 32-bit multiplies of the two overlapping 4-byte
 // words at p and p + 2, so that with AVX2 (checked at run time) 8 positions are hashed and looked up
@@ -80,6 +83,9 @@ struct AnchorPrefilter {
     std::size_t max_len = 0;  // longest anchor, bytes
     std::vector<std::uint32_t> first6;
     std::vector<std::uint64_t> long8, short6;
+    static constexpr int kReachBits = kBits - 4;
+    static constexpr std::uint16_t kReachMax = 0xffff;  // this or longer: max_len
+    std::vector<std::uint16_t> reach8, reach6;         // longest anchor per 16 slots of long8 / short6
     static std::uint32_t slot(std::uint64_t v) {
         return static_cast<std::uint32_t>((v * 0x9e3779b97f4a7c15ULL) >> (64 - kBits));
     }
@@ -102,6 +108,7 @@ struct AnchorPrefilter {
         max_len = 0;
         first6.assign(std::size_t{1} << (kBits - 5), 0);
         for (auto* b : {&long8, &short6}) b->assign(std::size_t{1} << (kBits - 6), 0);
+        for (auto* r : {&reach8, &reach6}) r->assign(std::size_t{1} << kReachBits, 0);
 #if SCANNER_HAVE_AVX2_DISPATCH
         use_avx2 = __builtin_cpu_supports("avx2");
 #endif
@@ -115,12 +122,15 @@ struct AnchorPrefilter {
             const std::uint32_t s6 = slot6(head);
             first6[s6 >> 5] |= std::uint32_t{1} << (s6 & 31);
             const std::uint64_t v = load_le64(head);
+            const std::uint32_t sl = a.size >= 8 ? slot(v) : slot(low6(v));
             if (a.size >= 8) {
-                set(long8, slot(v));
+                set(long8, sl);
             } else {
-                set(short6, slot(low6(v)));
+                set(short6, sl);
                 any_short = true;
             }
+            std::uint16_t& r = (a.size >= 8 ? reach8 : reach6)[sl >> (kBits - kReachBits)];
+            r = static_cast<std::uint16_t>(std::max<std::size_t>(r, std::min<std::size_t>(a.size, kReachMax)));
             max_len = std::max(max_len, a.size);
         }
     }
@@ -132,6 +142,18 @@ struct AnchorPrefilter {
     bool pass_rest(const std::uint8_t* T, std::size_t N, std::size_t p) const {
         const std::uint64_t v = load_le64(T + p);
         return (p + 8 <= N && test(long8.data(), slot(v))) || (any_short && test(short6.data(), slot(low6(v))));
+    }
+    // The longest anchor that can start at p, a position that passed (so at least 6).
+    std::size_t reach(const std::uint8_t* T, std::size_t N, std::size_t p) const {
+        const std::uint64_t v = load_le64(T + p);
+        std::size_t r = 0;
+        auto at = [&](const std::vector<std::uint16_t>& t, std::uint32_t sl) {
+            const std::uint16_t x = t[sl >> (kBits - kReachBits)];
+            r = std::max<std::size_t>(r, x == kReachMax ? max_len : x);
+        };
+        if (p + 8 <= N && test(long8.data(), slot(v))) at(reach8, slot(v));
+        if (any_short && test(short6.data(), slot(low6(v)))) at(reach6, slot(low6(v)));
+        return r;
     }
     // The first position q >= p with q + 6 <= N that may start an anchor, or N if there is none.
     // T must be readable up to N + 8.
@@ -515,11 +537,12 @@ inline void confirm(const SelfIdRules& R, const std::uint8_t* T, std::size_t N, 
 }
 
 // Pass 1 over normalized bytes T (readable up to T.size + 8) with the prefilter: the automaton, from its
-// start state, over the windows [p, p + longest anchor) of the positions p that may start an anchor,
-// overlapping windows merged. Every anchor occurrence starts at such a p and ends inside its window, so
-// the sink gets the same anchors, in the same (end) order, as from a walk over all of T.
+// start state, over the windows [p, p + reach(p)) of the positions p that may start an anchor,
+// overlapping windows merged. Every anchor occurrence starts at such a p and is no longer than reach(p),
+// so it ends inside its window, and the sink gets the same anchors, in the same (end) order, as from a
+// walk over all of T.
 inline void prefilter_anchors(const SelfIdRules& R, ByteSpan T, MatchSink& sink) {
-    const std::size_t N = T.size, L = R.prefilter.max_len;
+    const std::size_t N = T.size;
     std::size_t w0 = 0, w1 = 0;  // the open window; none while w1 == 0
     auto run = [&]() {
         sink.state = 0;
@@ -527,12 +550,13 @@ inline void prefilter_anchors(const SelfIdRules& R, ByteSpan T, MatchSink& sink)
         sink.put_run(T.data + w0, std::min(w1, N) - w0, 0);
     };
     for (std::size_t p = R.prefilter.next(T.data, N, 0); p < N; p = R.prefilter.next(T.data, N, p + 1)) {
+        const std::size_t e = p + R.prefilter.reach(T.data, N, p);
         if (w1 != 0 && p < w1) {
-            w1 = p + L;
+            w1 = std::max(w1, e);
         } else {
             if (w1 != 0) run();
             w0 = p;
-            w1 = p + L;
+            w1 = e;
         }
     }
     if (w1 != 0) run();
