@@ -418,3 +418,28 @@ def test_prefilter_vector_loop_passes_the_positions_the_scalar_loop_passes(low_c
 # The anchors (compiled, normalized literals) of the rules ANCHOR_TEXTS comes from.
 _ANCHOR_LITERALS = sorted({lit for rule in Catalogue.load().rules[::7]
                            for lit in compile_phrases(rule.patterns, rule.id)})
+
+
+def test_prefilter_windows_reach_the_end_of_long_anchors(low_ctx):
+    # A prefilter window ends at the longest anchor that can start where it starts (AnchorPrefilter's
+    # reach tables), not at the longest anchor of all: an anchor that shares its first bytes with shorter
+    # ones, or is the longest, must still be walked to its end. Each text holds one of the longest
+    # built-in anchors, alone and behind a shorter anchor of the same first 8 bytes.
+    rules = Catalogue.load().rules
+    lits = sorted({lit for r in rules for lit in compile_phrases(r.patterns, r.id)}, key=lambda x: (-len(x), x))
+    by_head: dict = {}
+    for lit in lits:
+        by_head.setdefault(lit[:8], []).append(lit)
+    longest = lits[:20]
+    texts = []
+    for lit in longest:
+        shorter = [x for x in by_head[lit[:8]] if len(x) < len(lit)]
+        texts.append("Quoted: " + lit.decode() + ". End.")
+        if shorter:
+            texts.append(shorter[-1].decode() + ", and " + lit.decode())
+    assert any(len(by_head[x[:8]]) > 1 for x in longest)  # the shared-head case is exercised
+    arr = pa.array(texts, type=pa.large_string())
+    want = low_ctx.matcher.scan(arr, "low", 1, prefilter=False)
+    got = low_ctx.matcher.scan(arr, "low", 1)
+    assert want["anchor_hits"] >= len(texts)
+    _same(got, want)
