@@ -6,13 +6,20 @@ Progress goes to stderr; stdout carries only machine-readable or report output.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-import click
+# numpy's OpenBLAS starts a thread per core when numpy is imported, and each spins for about 0.1 s of CPU
+# waiting for work (0.11 s per process on a 2-core machine, more on bigger ones). A scanner command calls
+# no BLAS routine worth a thread (index building: dot products of 200 numbers), so the CLI asks for one.
+# Only the CLI: a program importing scanner keeps its own BLAS settings. Never overrides the user's value.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from ._version import __version__
-from .config import HASH_MODES, NearDupParams, SpanParams
-from .errors import ScannerError
+import click  # noqa: E402
+
+from ._version import __version__  # noqa: E402
+from .config import HASH_MODES, NearDupParams, SpanParams  # noqa: E402
+from .errors import ScannerError  # noqa: E402
 
 
 def _fail(e: Exception):
