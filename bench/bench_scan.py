@@ -13,6 +13,7 @@ RSS scanning the big corpus and a corpus 8 times larger (the memory a scan needs
 the corpus; the issue asks for 1 GB against 8 GB within 10%, which --mb 1024 measures).
 
 Usage: python bench/bench_scan.py [--mb 256] [--baseline-mb 4] [--repeat 3] [--work /tmp/scanner-bench-scan]
+       python bench/bench_scan.py --mb 1024 --rss-only   # the issue's 1 GB against 8 GB, memory only
 """
 
 from __future__ import annotations  # noqa: I001 (scanner first, as in the CLI)
@@ -117,6 +118,8 @@ def main() -> int:
     ap.add_argument("--baseline-mb", type=float, default=4)
     ap.add_argument("--work", default="/tmp/scanner-bench-scan")
     ap.add_argument("--repeat", type=int, default=3, help="scanner runs on the big corpus; the fastest is kept")
+    ap.add_argument("--rss-only", action="store_true",
+                    help="only the memory step: peak RSS for the big corpus and for 8 shards of it")
     args = ap.parse_args()
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
@@ -126,8 +129,12 @@ def main() -> int:
     t = time.perf_counter()
     idx = ReferenceIndex.build([work / "refs.parquet"], work / "index")
     print(f"index of {len(refs)} references: {time.perf_counter() - t:.1f} s", file=sys.stderr)
-    small_mb = make_corpus(work / "small.parquet", refs, args.baseline_mb)
     big_mb = make_corpus(work / "big.parquet", refs, args.mb)
+    if args.rss_only:
+        rss = peak_rss(work, big_mb)
+        print(json.dumps({"rss_mb": rss}))
+        return 0
+    small_mb = make_corpus(work / "small.parquet", refs, args.baseline_mb)
     res = {}
     t = time.perf_counter()
     scan([work / "small.parquet"], idx, work / "s1", ScanOptions(threads=1))
@@ -154,8 +161,16 @@ def main() -> int:
               f"threads, Parquet decoding included)")
     print(f"scanner (1 thread) / baseline on the same {small_mb:.0f} MB, scanner's start-up included: {ratio:.1f}x")
     print(f"scanner (1 thread, {big_mb:.0f} MB) / baseline rate, same document mix: {steady:.1f}x")
-    # Memory against corpus size: the big corpus as 1 shard, then as 8 shards (8 copies: a corpus 8x larger,
-    # scanned file after file as a real one is). Peak RSS should not grow with the corpus.
+    rss = peak_rss(work, big_mb)
+    per_cpu = {str(k): big_mb / c for k, c in cpu.items()}
+    print(json.dumps({k: v[0] / v[1] for k, v in res.items()} | {"ratio": ratio, "steady_ratio": steady,
+                                                                "mb_per_cpu_s": per_cpu, "rss_mb": rss}))
+    return 0
+
+
+def peak_rss(work: Path, big_mb: float) -> dict:
+    """Peak RSS (MB) of fresh processes scanning the big corpus as 1 shard and as 8 shards (8 copies: a
+    corpus 8x larger, scanned file after file as a real one is). It should not grow with the corpus."""
     shards = [work / "big.parquet"]
     for i in range(1, 8):
         dst = work / f"big-copy{i}.parquet"
@@ -168,10 +183,7 @@ def main() -> int:
         rss[name] = int(r.stdout.strip().splitlines()[-1]) / 1024  # kB -> MB
         print(f"peak RSS scanning {big_mb * len(files):.0f} MB ({len(files)} shard(s)): {rss[name]:.0f} MB")
     print(f"peak RSS, 8x corpus / 1x corpus: {rss['8x'] / rss['1x']:.3f}")
-    per_cpu = {str(k): big_mb / c for k, c in cpu.items()}
-    print(json.dumps({k: v[0] / v[1] for k, v in res.items()} | {"ratio": ratio, "steady_ratio": steady,
-                                                                "mb_per_cpu_s": per_cpu, "rss_mb": rss}))
-    return 0
+    return rss
 
 
 if __name__ == "__main__":
