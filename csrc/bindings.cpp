@@ -239,6 +239,12 @@ PYBIND11_MODULE(_core, m) {
         }
     });
 
+    m.def("hash_bytes", [](const py::bytes& data, std::uint64_t seed) {
+        const ByteSpan s = bytes_span(data);
+        return hash_bytes(s.data, s.size, seed);
+    }, py::arg("data"), py::arg("seed"),
+          "The core's seeded 64-bit byte-string hash (tokens, shingles, LSH band keys; indexes depend on it).");
+
     m.def("normalize", [](const py::bytes& text) {
         const ByteSpan s = bytes_span(text);
         NormalizedText out;

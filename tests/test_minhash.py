@@ -143,3 +143,51 @@ def test_gil_is_released_during_a_batch(texts):
     during = [t for t in ticks if t0 < t < t1]
     # A thread holding the GIL for the whole call would allow at most a tick or two.
     assert t1 - t0 < 0.05 or len(during) >= 5, (t1 - t0, len(during))
+
+
+M64 = (1 << 64) - 1
+
+
+def _fmix64(k: int) -> int:
+    k ^= k >> 33
+    k = (k * 0xFF51AFD7ED558CCD) & M64
+    k ^= k >> 33
+    k = (k * 0xC4CEB9FE1A85EC53) & M64
+    return k ^ (k >> 33)
+
+
+def _hash_bytes(data: bytes, seed: int) -> int:
+    """csrc/hash.hpp's hash_bytes as it was written when indexes of format 3 were first built: 8-byte
+    little-endian words, then the last bytes gathered one at a time."""
+    mul = 0x9FB21C651E98DF25
+    h = (seed ^ (len(data) * 0x9E3779B97F4A7C15)) & M64
+    i = 0
+    while len(data) - i >= 8:
+        v = (int.from_bytes(data[i:i + 8], "little") * mul) & M64
+        v ^= v >> 29
+        h = ((h ^ v) * mul) & M64
+        h ^= h >> 32
+        i += 8
+    if i < len(data):
+        v = (int.from_bytes(data[i:], "little") * mul) & M64
+        v ^= v >> 29
+        h = ((h ^ v) * mul) & M64
+    return _fmix64(h)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=70), st.sampled_from([0, 0x5CA77E5D, 0xB4D5EED + 7, 0x5EED5A5EED5A0003, M64]))
+def test_hash_bytes_is_the_function_indexes_were_built_with(data, seed):
+    # Tokens, shingles and the LSH band keys stored in an index all go through hash_bytes: if its values
+    # changed, an existing index would silently stop finding its near-duplicates. Every tail length
+    # (0-7 bytes past the last whole word) is drawn.
+    assert _core.hash_bytes(data, seed) == _hash_bytes(data, seed)
+
+
+def test_hash_bytes_golden_values():
+    # Pinned outputs, so the Python transcription above cannot drift along with the C++.
+    assert _core.hash_bytes(b"", 0) == _hash_bytes(b"", 0) == 0
+    assert _core.hash_bytes(b"a", 1) == 0x67651cb62594826e
+    assert _core.hash_bytes(b"openai", 0x5CA77E5D) == 0xc549d7cb0f67615d
+    assert _core.hash_bytes(bytes(range(20)), 0xB4D5EED) == 0x2c87c17a7e8de6d6  # a 5-row band: 2 words + 4 bytes
+
