@@ -190,4 +190,3 @@ def test_hash_bytes_golden_values():
     assert _core.hash_bytes(b"a", 1) == 0x67651cb62594826e
     assert _core.hash_bytes(b"openai", 0x5CA77E5D) == 0xc549d7cb0f67615d
     assert _core.hash_bytes(bytes(range(20)), 0xB4D5EED) == 0x2c87c17a7e8de6d6  # a 5-row band: 2 words + 4 bytes
-
