@@ -107,12 +107,18 @@ struct CodepointWalk {
     }
 };
 
-// The indices of v in the order of their values, so one forward walk can serve offsets given in any order.
+// The indices of v in the order of their values, so one forward walk can serve offsets given in any order
+// (into `order`, whose buffer a caller may reuse).
 template <class T>
-std::vector<std::size_t> ascending_order(const std::vector<T>& v) {
-    std::vector<std::size_t> order(v.size());
+void ascending_order(const std::vector<T>& v, std::vector<std::size_t>& order) {
+    order.resize(v.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return v[x] < v[y]; });
+}
+template <class T>
+std::vector<std::size_t> ascending_order(const std::vector<T>& v) {
+    std::vector<std::size_t> order;
+    ascending_order(v, order);
     return order;
 }
 }  // namespace detail
@@ -359,13 +365,16 @@ struct BufferSink {
 
 }  // namespace detail
 
-// Writes normalize(text) into out.bytes from byte `at` on, then kPad zero bytes, growing out.bytes (never
-// shrinking it) as needed; returns the normalized size. Bytes before `at` are kept, so a caller can pack
-// many documents into one buffer without copying them there. out.size is not touched.
+// Writes normalize(text) into out.bytes from byte `at` on (and, kept, the source offsets into out.src),
+// then kPad zero bytes, growing the buffers (never shrinking them) as needed; returns the normalized
+// size. Bytes before `at` are kept, so a caller can pack many documents into one buffer without copying
+// them there. out.size is not touched.
+template <bool kKeepOffsets = false>
 inline std::size_t normalize_at(ByteSpan text, NormalizedText& out, std::size_t at) {
     const std::size_t need = at + text.size + text.size / 2 + 64;
     if (out.bytes.size() < need) out.bytes.resize(std::max(need, 2 * out.bytes.size()));
-    detail::BufferSink<false> sink(out, at);
+    if (kKeepOffsets && out.src.size() < out.bytes.size()) out.src.resize(out.bytes.size());
+    detail::BufferSink<kKeepOffsets> sink(out, at);
     normalize_walk(text, sink);
     sink.reserve(0);
     std::memset(sink.o + sink.w, 0, NormalizedText::kPad);
@@ -375,13 +384,7 @@ inline std::size_t normalize_at(ByteSpan text, NormalizedText& out, std::size_t 
 template <bool kKeepOffsets>
 inline void normalize_into(ByteSpan text, NormalizedText& out) {
     out.clear();
-    if (out.bytes.size() < text.size + 64) out.bytes.resize(text.size + text.size / 2 + 64);
-    if (kKeepOffsets && out.src.size() < out.bytes.size()) out.src.resize(out.bytes.size());
-    detail::BufferSink<kKeepOffsets> sink(out, 0);
-    normalize_walk(text, sink);
-    sink.reserve(0);
-    std::memset(sink.o + sink.w, 0, NormalizedText::kPad);
-    out.size = sink.w;
+    out.size = normalize_at<kKeepOffsets>(text, out, 0);
 }
 
 // Code point offsets of the given byte offsets (each at a character start or
@@ -457,9 +460,7 @@ inline bool original_ranges(ByteSpan text, const std::vector<std::size_t>& range
         s.want[t] = ranges[t];
         s.want[t + 1] = ranges[t + 1] - 1;  // the last byte's source, then the end of its character
     }
-    s.order.resize(m);
-    for (std::size_t i = 0; i < m; ++i) s.order[i] = i;
-    std::sort(s.order.begin(), s.order.end(), [&](std::size_t x, std::size_t y) { return s.want[x] < s.want[y]; });
+    detail::ascending_order(s.want, s.order);
     s.sorted.resize(m);
     for (std::size_t j = 0; j < m; ++j) s.sorted[j] = s.want[s.order[j]];
     s.found.resize(m);
