@@ -133,7 +133,9 @@ def main() -> int:
         print(f"{r['refs']:>9}{r['ref_mb']:8.0f}{r['build_s']:9.0f}{r['build_rss_mb']:9.0f}M{r['index_mb']:10.0f}"
               f"{r['sa_filter_b_per_char']:9.2f}B{r['texts_b_per_char']:6.2f}B{r['other_b_per_ref']:7.0f}B"
               f"{r['open_ms']:8.1f}{r['cold_scan_mb_s']:10.1f}{r['scan_mb_s']:7.1f}{sum(r['findings'].values()):9}")
-    with open(Path(__file__).parent / "results" / "refscale.jsonl", "a") as f:
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)  # bench/results/ is not in git: a fresh clone has none
+    with open(results / "refscale.jsonl", "a") as f:
         for r in rows:
             f.write(json.dumps({"date": time.strftime("%Y-%m-%d"), **r}) + "\n")
     return 0
