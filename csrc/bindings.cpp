@@ -563,6 +563,24 @@ PYBIND11_MODULE(_core, m) {
         return to_numpy(std::move(kinds));
     }, py::arg("text"), "Character kind (0 other, 1 word, 2 single, 3 space, 4 drop) of every code point.");
 
+    m.def("phrase_literals", [](const std::vector<py::bytes>& texts, std::size_t max_variants) {
+        const std::vector<ByteSpan> spans = byte_spans(texts);
+        std::vector<std::string> lits;
+        std::int64_t empty = -1;
+        {
+            py::gil_scoped_release nogil;
+            NormalizedText nt;
+            std::unordered_set<std::string> seen;
+            for (std::size_t i = 0; i < spans.size() && empty < 0; ++i)
+                if (!phrase_variants(spans[i], max_variants, nt, lits, seen)) empty = static_cast<std::int64_t>(i);
+        }
+        py::list out;
+        for (const std::string& l : lits) out.append(py::bytes(l));
+        return py::make_tuple(out, empty);
+    }, py::arg("texts"), py::arg("max_variants"),
+       "The distinct literals of phrase texts, in first-seen order (phrase_variants in csrc/self_id.hpp), and "
+       "the index of the first text that normalizes to nothing (-1: none; the texts after it are not read).");
+
     using U8A = py::array_t<std::uint8_t, py::array::c_style>;
     py::class_<SelfIdRules>(m, "SelfIdRules")
         .def(py::init([](const std::vector<py::bytes>& patterns, const U32& pat_rule, const U8A& pat_role,

@@ -35,6 +35,8 @@
 #pragma once
 #include <algorithm>
 #include <cstring>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common.hpp"
@@ -229,6 +231,76 @@ inline unsigned kind_before(const std::uint8_t* T, std::size_t i) {
 }
 
 }  // namespace detail
+
+// The literals one phrase text stands for, appended to out unless already in seen: its normalized form
+// and, at each junction of a character of a script written without spaces (kSingle) and a word character,
+// both the form with a space there and the one without, since a corpus may write either (normalization
+// keeps the spaces a text has and adds none). Listed as Python's itertools.product lists the choices (the
+// text as normalized first, the last junction varying fastest), at most max_variants + 1 of them.
+// Returns false if the text normalizes to nothing. nt is scratch.
+inline bool phrase_variants(ByteSpan text, std::size_t max_variants, NormalizedText& nt,
+                            std::vector<std::string>& out, std::unordered_set<std::string>& seen) {
+    normalize_into<false>(text, nt);
+    const std::uint8_t* T = nt.data();
+    const std::size_t N = nt.size;
+    if (N == 0) return false;
+    auto add = [&](std::string v) {
+        if (seen.insert(v).second) out.push_back(std::move(v));
+    };
+    // Code points: start byte and kind.
+    std::vector<std::size_t> at;
+    std::vector<unsigned> kind;
+    bool single = false;
+    for (std::size_t i = 0, len; i < N; i += len) {
+        const std::uint32_t cp = T[i] < 0x80 ? (len = 1, T[i]) : decode_utf8(T + i, N - i, len);
+        at.push_back(i);
+        kind.push_back(unicode_entry(cp) & 7);
+        single |= kind.back() == kSingle;
+    }
+    at.push_back(N);
+    if (!single) {
+        add(std::string(reinterpret_cast<const char*>(T), N));
+        return true;
+    }
+    // Pieces: fixed bytes, or a choice between two (one of them empty). A space between a word and a
+    // kSingle character may go; such a pair without one may take one.
+    struct Piece { std::size_t a, b; int choice; };  // choice: 0 fixed T[a, b); 1 (" ", ""); 2 ("", " ")
+    std::vector<Piece> pieces;
+    const std::size_t n = kind.size();
+    auto junction = [&](std::size_t x, std::size_t y) { return kind[x] * kind[y] == kWord * kSingle; };
+    for (std::size_t i = 0; i < n; ++i) {
+        if (kind[i] == kSpace && i > 0 && i + 1 < n && junction(i - 1, i + 1)) {
+            pieces.push_back({0, 0, 1});
+            continue;
+        }
+        pieces.push_back({at[i], at[i + 1], 0});
+        if (i + 1 < n && junction(i, i + 1)) pieces.push_back({0, 0, 2});
+    }
+    std::size_t m = 0;
+    for (const Piece& pc : pieces) m += pc.choice != 0;
+    if (m == 0) {
+        add(std::string(reinterpret_cast<const char*>(T), N));
+        return true;
+    }
+    const std::uint64_t cap = static_cast<std::uint64_t>(max_variants) + 1;
+    const std::uint64_t count = m < 63 && (std::uint64_t{1} << m) < cap ? std::uint64_t{1} << m : cap;
+    std::string v;
+    for (std::uint64_t c = 0; c < count; ++c) {
+        v.clear();
+        std::size_t j = 0;  // choices so far; choice j takes bit m - 1 - j of c
+        for (const Piece& pc : pieces) {
+            if (pc.choice == 0) {
+                v.append(reinterpret_cast<const char*>(T + pc.a), pc.b - pc.a);
+                continue;
+            }
+            const std::size_t bit = m - 1 - j++;
+            const bool second = bit < 64 && ((c >> bit) & 1) != 0;
+            if ((pc.choice == 1) != second) v.push_back(' ');
+        }
+        add(v);
+    }
+    return true;
+}
 
 // Compiles the rule tables; patterns are normalized UTF-8 literals.
 inline SelfIdRules make_self_id_rules(const std::vector<ByteSpan>& patterns, const std::uint32_t* pat_rule,

@@ -65,7 +65,6 @@ BUILTIN = "builtin:self_id_rules.jsonl"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _FAMILY_RE = re.compile(r"^[a-z][a-z_]*$")
 _LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")
-_WORD, _SINGLE, _SPACE = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -129,56 +128,27 @@ def expand(phrase: str, where: str = "phrase") -> list[str]:
     return ["".join(t) for t in itertools.product(*parts)]
 
 
-def _spacing_variants(norm: bytes) -> list[bytes]:
-    """norm, and its forms with a space added or removed at each junction of a script written
-    without spaces (kind SINGLE) and a word character."""
-    if norm.isascii():  # no script written without spaces: nothing to vary
-        return [norm]
-    kinds = _core.char_kinds(norm).tolist()
-    if _SINGLE not in kinds:
-        return [norm]
-    chars = norm.decode("utf-8")
-    n = len(chars)
-    # A junction of a WORD (1) and a SINGLE (2) character is where the kinds multiply to 2.
-    toks: list[tuple] = []  # alternatives per position
-    varied = False
-    for i, ch in enumerate(chars):
-        k = kinds[i]
-        if k == _SPACE and 0 < i < n - 1 and kinds[i - 1] * kinds[i + 1] == _WORD * _SINGLE:
-            toks.append((" ", ""))
-            varied = True
-            continue
-        toks.append((ch,))
-        if i + 1 < n and k * kinds[i + 1] == _WORD * _SINGLE:
-            toks.append(("", " "))
-            varied = True
-    if not varied:
-        return [norm]
-    out = []
-    for t in itertools.product(*toks):
-        out.append("".join(t).encode("utf-8"))
-        if len(out) > MAX_EXPANSIONS:
-            break
-    return out
-
-
 def normalize_phrase(text: str) -> bytes:
     return _core.normalize(text.encode("utf-8"))[0]
 
 
 def compile_phrases(phrases, where: str) -> list[bytes]:
-    """The distinct normalized literals of phrases, in first-seen order."""
-    seen: dict[bytes, None] = {}
+    """The distinct normalized literals of phrases, in first-seen order: each text a phrase stands for
+    (``expand``), normalized, and its forms with a space added or removed at each junction of a script
+    written without spaces and a word character (at most MAX_EXPANSIONS + 1 per text; the native
+    ``phrase_variants`` in csrc/self_id.hpp, which the tests hold to a Python transcription)."""
+    texts: list[str] = []
+    owner: list[str] = []
     for ph in phrases:
         if not isinstance(ph, str) or not ph.strip():
             raise InvalidInput(f"{where}: phrases must be non-empty strings, got {ph!r}")
-        for text in expand(ph, where):
-            norm = normalize_phrase(text)
-            if not norm:
-                raise InvalidInput(f"{where}: {text!r} (from {ph!r}) is empty after normalization")
-            for v in _spacing_variants(norm):
-                seen.setdefault(v, None)
-    return list(seen)
+        got = expand(ph, where)
+        texts += got
+        owner += [ph] * len(got)
+    lits, empty = _core.phrase_literals([t.encode("utf-8") for t in texts], MAX_EXPANSIONS)
+    if empty >= 0:
+        raise InvalidInput(f"{where}: {texts[empty]!r} (from {owner[empty]!r}) is empty after normalization")
+    return lits
 
 
 def _str_or_null(rec: dict, key: str, where: str) -> Optional[str]:

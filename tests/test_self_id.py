@@ -443,3 +443,72 @@ def test_prefilter_windows_reach_the_end_of_long_anchors(low_ctx):
     got = low_ctx.matcher.scan(arr, "low", 1)
     assert want["anchor_hits"] >= len(texts)
     _same(got, want)
+
+
+def _oracle_variants(norm: bytes, cap: int) -> list[bytes]:
+    """Python transcription of phrase_variants (csrc/self_id.hpp): norm, and its forms with a space added
+    or removed at each junction of a kSingle character (scripts written without spaces) and a word
+    character, in itertools.product order, at most cap + 1 of them."""
+    import itertools
+    word, single, space = 1, 2, 3
+    kinds = _core.char_kinds(norm).tolist()
+    if single not in kinds:
+        return [norm]
+    chars = norm.decode("utf-8")
+    n = len(chars)
+    toks: list[tuple] = []
+    for i, ch in enumerate(chars):
+        if kinds[i] == space and 0 < i < n - 1 and kinds[i - 1] * kinds[i + 1] == word * single:
+            toks.append((" ", ""))
+            continue
+        toks.append((ch,))
+        if i + 1 < n and kinds[i] * kinds[i + 1] == word * single:
+            toks.append(("", " "))
+    out = []
+    for t in itertools.product(*toks):
+        out.append("".join(t).encode("utf-8"))
+        if len(out) > cap:
+            break
+    return out
+
+
+def _oracle_literals(texts: list[str], cap: int = 4096) -> list[bytes]:
+    seen: dict = {}
+    for text in texts:
+        for v in _oracle_variants(normalize_phrase(text), cap):
+            seen.setdefault(v, None)
+    return list(seen)
+
+
+def test_phrase_literals_equal_the_python_transcription_on_the_builtin_catalogue(catalogue):
+    # Every rule and role of the built-in catalogue (tens of thousands of texts, Chinese, Japanese and
+    # Korean among them) compiles to the same literals, in the same order, as the Python transcription.
+    from scanner.self_id import ROLES
+    n_varied = 0
+    for rule in catalogue.rules:
+        for key in ROLES:
+            phrases = getattr(rule, key)
+            texts = [t for ph in phrases for t in expand(ph)]
+            want = _oracle_literals(texts)
+            assert compile_phrases(phrases, rule.id) == want, (rule.id, key)
+            n_varied += len(want) > len({normalize_phrase(t) for t in texts})
+    assert n_varied > 20  # the spacing variants are exercised, not only plain literals
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["我", "是", "AI", "助手", " ", "  ", "GPT", "-4", "。", "の", "です", "é", "x",
+                                 "\u3000", "Open", "AI", "模型", "\u200b", "1"]), min_size=1, max_size=14)
+       .map("".join).filter(lambda t: t.strip()), st.sampled_from([4096, 3, 0]))
+def test_phrase_literals_equal_the_python_transcription_on_mixed_scripts(text, cap):
+    norm = normalize_phrase(text)
+    lits, empty = _core.phrase_literals([text.encode()], cap)
+    if not norm:
+        assert (lits, empty) == ([], 0)
+        return
+    assert empty == -1
+    assert lits == list(dict.fromkeys(_oracle_variants(norm, cap)))
+
+
+def test_phrase_literals_name_the_text_that_normalizes_to_nothing():
+    with pytest.raises(InvalidInput, match=r"'\\u200b' \(from '\{\\u200b\|x\}'\) is empty after normalization"):
+        compile_phrases(["{\u200b|x}"], "rules.jsonl:3")
