@@ -142,8 +142,8 @@ def _slices(texts: pa.Array, idx: np.ndarray, start, end) -> pa.Array:
 
 def span_snippets(texts: pa.Array, idx: np.ndarray, start: np.ndarray, end: np.ndarray) -> pa.Array:
     """texts[idx][start:end] (code points), cut to SNIPPET_CHARS, one line."""
-    a = start.tolist()
-    return _slices(texts, idx, a, [min(e, s + SNIPPET_CHARS) for s, e in zip(a, end.tolist())])
+    start = np.asarray(start, dtype=np.int64)
+    return _slices(texts, idx, start, np.minimum(np.asarray(end, dtype=np.int64), start + SNIPPET_CHARS))
 
 
 def span_table(source: str, rows: np.ndarray, texts: pa.Array, ids, result: dict, index) -> pa.Table:
