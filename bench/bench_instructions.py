@@ -67,7 +67,8 @@ def instructions(index: Path, corpus: Path, detectors: tuple, scan: bool) -> int
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONHASHSEED="0")
     r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c",
                         HARNESS, str(index), str(corpus), "scan" if scan else "setup", ",".join(detectors)],
-                       capture_output=True, text=True, env=env)
+                       capture_output=True, text=True, env=env, cwd=index.parent)
+    # (cwd: `python -c` puts the working directory first on sys.path, and the source tree has no _core)
     m = re.search(r"Collected\s*:\s*(\d+)", r.stderr)
     if r.returncode != 0 or m is None:
         raise RuntimeError(f"callgrind run failed ({r.returncode}):\n{r.stderr[-2000:]}")
