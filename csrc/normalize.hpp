@@ -142,7 +142,6 @@ struct NormalizedText {
     std::vector<std::uint32_t> src;
     std::size_t size = 0;
     const std::uint8_t* data() const { return bytes.data(); }
-    void clear() { size = 0; }
 };
 
 namespace detail {
@@ -383,7 +382,6 @@ inline std::size_t normalize_at(ByteSpan text, NormalizedText& out, std::size_t 
 
 template <bool kKeepOffsets>
 inline void normalize_into(ByteSpan text, NormalizedText& out) {
-    out.clear();
     out.size = normalize_at<kKeepOffsets>(text, out, 0);
 }
 

@@ -258,26 +258,25 @@ inline bool phrase_variants(ByteSpan text, std::size_t max_variants, NormalizedT
         single |= kind.back() == kSingle;
     }
     at.push_back(N);
-    if (!single) {
-        add(std::string(reinterpret_cast<const char*>(T), N));
-        return true;
-    }
     // Pieces: fixed bytes, or a choice between two (one of them empty). A space between a word and a
     // kSingle character may go; such a pair without one may take one.
     struct Piece { std::size_t a, b; int choice; };  // choice: 0 fixed T[a, b); 1 (" ", ""); 2 ("", " ")
     std::vector<Piece> pieces;
+    std::size_t m = 0;  // choices
     const std::size_t n = kind.size();
     auto junction = [&](std::size_t x, std::size_t y) { return kind[x] * kind[y] == kWord * kSingle; };
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; single && i < n; ++i) {
         if (kind[i] == kSpace && i > 0 && i + 1 < n && junction(i - 1, i + 1)) {
             pieces.push_back({0, 0, 1});
+            ++m;
             continue;
         }
         pieces.push_back({at[i], at[i + 1], 0});
-        if (i + 1 < n && junction(i, i + 1)) pieces.push_back({0, 0, 2});
+        if (i + 1 < n && junction(i, i + 1)) {
+            pieces.push_back({0, 0, 2});
+            ++m;
+        }
     }
-    std::size_t m = 0;
-    for (const Piece& pc : pieces) m += pc.choice != 0;
     if (m == 0) {
         add(std::string(reinterpret_cast<const char*>(T), N));
         return true;
