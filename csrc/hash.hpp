@@ -39,7 +39,9 @@ inline std::uint64_t load_le64(const std::uint8_t* p) {
     return v;  // the index header rejects big-endian machines
 }
 
-inline std::uint64_t hash_bytes(const std::uint8_t* p, std::size_t n, std::uint64_t seed) {
+// hash_bytes before its final fmix64: hash_bytes(p, n, seed) == fmix64(hash_bytes_unmixed(p, n, seed)).
+// Callers hashing many strings mix them all at the end, in one vectorized pass.
+inline std::uint64_t hash_bytes_unmixed(const std::uint8_t* p, std::size_t n, std::uint64_t seed) {
     constexpr std::uint64_t kMul = 0x9fb21c651e98df25ULL;
     std::uint64_t h = seed ^ (static_cast<std::uint64_t>(n) * 0x9e3779b97f4a7c15ULL);
     while (n >= 8) {
@@ -57,7 +59,11 @@ inline std::uint64_t hash_bytes(const std::uint8_t* p, std::size_t n, std::uint6
         v ^= v >> 29;
         h = (h ^ v) * kMul;
     }
-    return fmix64(h);
+    return h;
+}
+
+inline std::uint64_t hash_bytes(const std::uint8_t* p, std::size_t n, std::uint64_t seed) {
+    return fmix64(hash_bytes_unmixed(p, n, seed));
 }
 
 namespace detail {

@@ -49,23 +49,57 @@ struct ShingleScratch {
 inline constexpr std::uint64_t kTokenSeed = 0x5ca77e5dULL;
 inline constexpr std::uint64_t kShingleBase = 0x9e3779b97f4a7c15ULL;
 
-// Hash of one token. Tokens of up to 8 bytes (most words) are read with one
-// masked 8-byte load, which the caller's padding makes safe, and mixed by a
-// bijection, so two different short tokens never collide.
-inline std::uint64_t token_hash(const std::uint8_t* p, std::size_t n) {
+// Hash of one token, before its final fmix64 (token_hash = fmix64 of this). Tokens of up to 8 bytes
+// (most words) are read with one masked 8-byte load, which the caller's padding makes safe, and mixed by
+// a bijection, so two different short tokens never collide.
+inline std::uint64_t token_hash_unmixed(const std::uint8_t* p, std::size_t n) {
     if (n <= 8) {
         std::uint64_t v = load_le64(p);
         if (n < 8) v &= (std::uint64_t(1) << (8 * n)) - 1;
-        return fmix64((v ^ kTokenSeed) * 0x9fb21c651e98df25ULL + n);
+        return (v ^ kTokenSeed) * 0x9fb21c651e98df25ULL + n;
     }
-    return hash_bytes(p, n, kTokenSeed);
+    return hash_bytes_unmixed(p, n, kTokenSeed);
 }
+
+inline std::uint64_t token_hash(const std::uint8_t* p, std::size_t n) { return fmix64(token_hash_unmixed(p, n)); }
+
+namespace detail {
+// The finalizers of a document's hashes, over whole arrays (independent values: the vector units take 8
+// at a time where the CPU has AVX-512, chosen at run time):
+//   mix_all:       h[i] = fmix64(h[i])
+//   mix_shingles:  h64[i] = fmix64(h64[i] ^ salt), and h32[i] = fmix32(h64[i] folded to 32 bits) if h32
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(SCANNER_NO_DISPATCH)
+#define SCANNER_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define SCANNER_VECTOR_CLONES
+#endif
+SCANNER_VECTOR_CLONES
+inline void mix_all(std::uint64_t* h, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) h[i] = fmix64(h[i]);
+}
+
+SCANNER_VECTOR_CLONES
+inline void mix_shingles(std::uint64_t* h64, std::uint32_t* h32, std::size_t n, std::uint64_t salt) {
+    if (h32 == nullptr) {
+        for (std::size_t i = 0; i < n; ++i) h64[i] = fmix64(h64[i] ^ salt);
+        return;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t x = fmix64(h64[i] ^ salt);
+        h64[i] = x;
+        h32[i] = fmix32(static_cast<std::uint32_t>(x ^ (x >> 32)));
+    }
+}
+}  // namespace detail
 
 // Fills s.h64 (and s.h32 when want_h32) from the tokens of a document, byte
 // ranges of nb (which has NormalizedText::kPad readable bytes past its end).
 // Shingle identities are a rolling polynomial of the token hashes
 // (sum of t[i+j] * B^(k-1-j) mod 2^64, one multiply-add per shingle to
 // update) passed through fmix64. Returns the token count.
+// Work goes in passes over arrays: token pre-hashes (scalar, one load each), their fmix64 (vectorized),
+// the rolling polynomial (the only serial chain: one multiply and one add per shingle, the outgoing
+// token's term computed off the chain), then the shingles' fmix64 and fmix32 (vectorized).
 inline std::size_t shingle_tokens(const std::uint8_t* nb, const std::vector<Token>& tokens, int k, HashMode mode,
                                   bool want_h32, ShingleScratch& s) {
     const std::size_t nt = tokens.size();
@@ -73,36 +107,38 @@ inline std::size_t shingle_tokens(const std::uint8_t* nb, const std::vector<Toke
     s.h32.clear();
     if (nt == 0) return 0;
     s.token_hash.resize(nt);
-    for (std::size_t t = 0; t < nt; ++t)
-        s.token_hash[t] = token_hash(nb + tokens[t].begin, tokens[t].end - tokens[t].begin);
+    std::uint64_t* const th = s.token_hash.data();
+    const Token* const tk = tokens.data();
+    for (std::size_t t = 0; t < nt; ++t) th[t] = token_hash_unmixed(nb + tk[t].begin, tk[t].end - tk[t].begin);
+    detail::mix_all(th, nt);
     const std::size_t kk = std::min<std::size_t>(static_cast<std::size_t>(k), nt);
     const std::size_t n_sh = nt - kk + 1;
     const std::uint64_t salt = 0x243f6a8885a308d3ULL ^ kk;
     std::uint64_t top = 1;  // B^(kk-1)
     for (std::size_t j = 1; j < kk; ++j) top *= kShingleBase;
+    const std::uint64_t top_b = top * kShingleBase;  // (h - t * top) * B == h * B - t * (top * B), mod 2^64
     std::uint64_t h = 0;
-    for (std::size_t j = 0; j < kk; ++j) h = h * kShingleBase + s.token_hash[j];
+    for (std::size_t j = 0; j < kk; ++j) h = h * kShingleBase + th[j];
     s.h64.resize(n_sh);
-    s.h64[0] = fmix64(h ^ salt);
+    std::uint64_t* const o = s.h64.data();
+    o[0] = h;
     for (std::size_t i = 1; i < n_sh; ++i) {
-        h = (h - s.token_hash[i - 1] * top) * kShingleBase + s.token_hash[i + kk - 1];
-        s.h64[i] = fmix64(h ^ salt);
+        h = h * kShingleBase + (th[i + kk - 1] - th[i - 1] * top_b);
+        o[i] = h;
     }
-    if (!want_h32) return nt;
+    const bool fast32 = want_h32 && mode == HashMode::kFast;
+    if (fast32) s.h32.resize(n_sh);
+    detail::mix_shingles(o, fast32 ? s.h32.data() : nullptr, n_sh, salt);
+    if (!want_h32 || fast32) return nt;
     s.h32.resize(n_sh);
-    if (mode == HashMode::kFast) {
-        for (std::size_t i = 0; i < n_sh; ++i)
-            s.h32[i] = fmix32(static_cast<std::uint32_t>(s.h64[i] ^ (s.h64[i] >> 32)));
-    } else {
-        for (std::size_t i = 0; i < n_sh; ++i) {
-            s.joined.clear();
-            for (std::size_t j = 0; j < kk; ++j) {
-                if (j) s.joined.push_back(' ');
-                const Token& t = tokens[i + j];
-                s.joined.insert(s.joined.end(), nb + t.begin, nb + t.end);
-            }
-            s.h32[i] = fmix32(sha1_32(s.joined.data(), s.joined.size()));
+    for (std::size_t i = 0; i < n_sh; ++i) {
+        s.joined.clear();
+        for (std::size_t j = 0; j < kk; ++j) {
+            if (j) s.joined.push_back(' ');
+            const Token& t = tokens[i + j];
+            s.joined.insert(s.joined.end(), nb + t.begin, nb + t.end);
         }
+        s.h32[i] = fmix32(sha1_32(s.joined.data(), s.joined.size()));
     }
     return nt;
 }

@@ -480,6 +480,10 @@ inline void original_range(const NormalizedText& nt, ByteSpan orig, std::size_t 
 
 struct Token {
     std::uint32_t begin, end;  // byte range in TokenText::bytes
+    // Left uninitialized on purpose: a token buffer sized for the worst case is grown without writing it
+    // (tokenize_normalized), then filled and cut to the count.
+    Token() noexcept {}  // NOLINT(modernize-use-equals-default): = default would zero it in resize()
+    Token(std::uint32_t b, std::uint32_t e) noexcept : begin(b), end(e) {}
 };
 
 // The word tokens of a text, their bytes packed one after another (no
@@ -605,13 +609,25 @@ inline void tokenize(ByteSpan text, TokenText& out) {
 // UTF-8, folded, dropped characters gone, spaces single): each is a byte range of T itself, as the
 // folded word characters of a token lie next to each other there. The tests hold the two equal.
 inline void tokenize_normalized(const std::uint8_t* T, std::size_t N, std::vector<Token>& tokens) {
-    tokens.clear();
+    // Tokens are stored through a plain pointer into a buffer kept with room for one more step's tokens
+    // (a push_back per token cost a store-forwarding stall: the compiler built each token on the stack and
+    // reloaded it whole). Growing the buffer writes nothing (see Token); it is cut to the count at the end.
+    constexpr std::size_t kStepMax = 64;  // a step adds at most 32 tokens (64 ASCII bytes), the end one more
+    tokens.resize(std::max(tokens.capacity(), kStepMax));
+    Token* out = tokens.data();
+    std::size_t nt = 0;
+    auto room = [&]() {
+        if (tokens.size() - nt >= kStepMax) return;
+        tokens.resize(nt);  // only the tokens written are moved
+        tokens.resize(2 * tokens.capacity() + kStepMax);
+        out = tokens.data();
+    };
     const auto& at = detail::kAscii;
     std::size_t i = 0, tok = 0;
     bool open = false;
     auto close = [&](std::size_t e) {
         if (open) {
-            tokens.push_back(Token{static_cast<std::uint32_t>(tok), static_cast<std::uint32_t>(e)});
+            out[nt++] = Token(static_cast<std::uint32_t>(tok), static_cast<std::uint32_t>(e));
             open = false;
         }
     };
@@ -624,6 +640,7 @@ inline void tokenize_normalized(const std::uint8_t* T, std::size_t N, std::vecto
     std::size_t next_block = at.blocks ? 0 : N, next_wide = next_block;
     detail::AsciiBlock blk;
     while (i < N) {
+        room();
         // 64 bytes of printable ASCII: the token starts and ends are the edges of the word mask, paired
         // in order (the first end closes the open token, if there is one).
         if (i >= next_wide && i + 64 <= N) {
@@ -636,16 +653,14 @@ inline void tokenize_normalized(const std::uint8_t* T, std::size_t N, std::vecto
             if (ascii) {
                 const std::uint64_t prev = (m << 1) | (open ? 1u : 0u);
                 std::uint64_t starts = m & ~prev, ends = ~m & prev;
-                // Room for the block's tokens (at most 32), so the pushes below never reallocate.
-                if (tokens.capacity() - tokens.size() < 32) tokens.reserve(2 * tokens.size() + 64);
                 auto bit = [&](std::uint64_t v) {
                     return static_cast<std::uint32_t>(i + static_cast<std::size_t>(__builtin_ctzll(v)));
                 };
                 if (open && ends != 0) {
-                    tokens.push_back(Token{static_cast<std::uint32_t>(tok), bit(ends)});
+                    out[nt++] = Token(static_cast<std::uint32_t>(tok), bit(ends));
                     ends &= ends - 1;
                 }
-                for (; ends != 0; starts &= starts - 1, ends &= ends - 1) tokens.push_back(Token{bit(starts), bit(ends)});
+                for (; ends != 0; starts &= starts - 1, ends &= ends - 1) out[nt++] = Token(bit(starts), bit(ends));
                 if (starts != 0) tok = bit(starts);  // open at the end
                 open = (m >> 63) != 0;
                 i += 64;
@@ -660,7 +675,7 @@ inline void tokenize_normalized(const std::uint8_t* T, std::size_t N, std::vecto
                 while (edges != 0) {
                     const unsigned j = static_cast<unsigned>(__builtin_ctz(edges));
                     if ((m >> j) & 1u) tok = i + j;
-                    else tokens.push_back(Token{static_cast<std::uint32_t>(tok), static_cast<std::uint32_t>(i + j)});
+                    else out[nt++] = Token(static_cast<std::uint32_t>(tok), static_cast<std::uint32_t>(i + j));
                     edges &= edges - 1;
                 }
                 open = ((m >> 15) & 1u) != 0;
@@ -683,11 +698,12 @@ inline void tokenize_normalized(const std::uint8_t* T, std::size_t N, std::vecto
             word_at(i);
         } else {
             close(i);
-            if (kind == kSingle) tokens.push_back(Token{static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i + len)});
+            if (kind == kSingle) out[nt++] = Token(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(i + len));
         }
         i += len;
     }
     close(N);
+    tokens.resize(nt);
 }
 
 }  // namespace scanner
