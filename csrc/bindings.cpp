@@ -301,26 +301,25 @@ PYBIND11_MODULE(_core, m) {
         return py::make_tuple(sigs, status, n_tokens);
     }, py::arg("column"), py::arg("k"), py::arg("mode"), py::arg("a"), py::arg("b"), py::arg("threads"));
 
-    m.def("lsh_build", [](const U32& sigs, int bands, int rows, int dir_bits, int threads) {
+    m.def("lsh_build", [](const U32& sigs, int bands, int rows, int threads) {
         if (sigs.ndim() != 2) throw InvalidArgument("signatures must be a 2-D uint32 array");
-        if (dir_bits < 1 || dir_bits > 30) throw InvalidArgument("dir_bits must be in 1..30");
-        const auto n = static_cast<py::ssize_t>(sigs.shape(0));
+        if (bands < 1) throw InvalidArgument("bands must be >= 1");
+        const auto n = static_cast<std::size_t>(sigs.shape(0));
         const int P = static_cast<int>(sigs.shape(1));
-        U64 keys({static_cast<py::ssize_t>(bands), n});
-        U32 ids({static_cast<py::ssize_t>(bands), n});
-        U32 dir({static_cast<py::ssize_t>(bands), static_cast<py::ssize_t>((1 << dir_bits) + 1)});
+        U64 table({static_cast<py::ssize_t>(static_cast<std::size_t>(bands) * lsh_bucket_count(n)),
+                   static_cast<py::ssize_t>(kLshBucketWords)});
         const std::uint32_t* sp = sigs.data();
-        std::uint64_t* kp = keys.mutable_data();
-        std::uint32_t* ip = ids.mutable_data();
-        std::uint32_t* dp = dir.mutable_data();
+        std::uint64_t* tp = table.mutable_data();
         {
             py::gil_scoped_release release;
-            lsh_build(sp, static_cast<std::size_t>(n), P, bands, rows, dir_bits, kp, ip, dp, threads);
+            lsh_build(sp, n, P, bands, rows, tp, threads);
         }
-        return py::make_tuple(keys, ids, dir);
-    }, py::arg("signatures"), py::arg("bands"), py::arg("rows"), py::arg("dir_bits"), py::arg("threads"));
+        return table;
+    }, py::arg("signatures"), py::arg("bands"), py::arg("rows"), py::arg("threads"),
+       "The banded LSH table of the signatures: (bands * lsh_bucket_count(n), 8) uint64, csrc/lsh.hpp.");
 
-    m.def("lsh_dir_bits", &lsh_dir_bits, py::arg("n"));
+    m.def("lsh_bucket_count", &lsh_bucket_count, py::arg("n"));
+    m.attr("LSH_SLOTS") = kLshSlots;
 
     m.def("codepoint_counts", [](const py::tuple& column) {
         ColumnArg c = column_arg(column);
@@ -355,9 +354,8 @@ PYBIND11_MODULE(_core, m) {
        "'replace' (csrc/snippet.hpp): (int32 offsets, UTF-8 bytes) of a string column.");
 
     py::class_<PyNearDupIndex>(m, "NearDupIndex")
-        .def(py::init([](const U32& sigs, const U64& keys, const U32& ids, const U32& dir, int bands, int rows,
-                         int dir_bits, const py::tuple& ref_column, int k, int mode, const U32& a, const U32& b,
-                         const py::object& spans) {
+        .def(py::init([](const U32& sigs, const U64& table, int bands, int rows, const py::tuple& ref_column, int k,
+                         int mode, const U32& a, const U32& b, const py::object& spans) {
             auto self = std::make_unique<PyNearDupIndex>();
             self->idx.mh = minhash_params(k, mode, a, b);
             self->refs = column_arg(ref_column);
@@ -370,19 +368,16 @@ PYBIND11_MODULE(_core, m) {
             t.num_perm = P;
             t.bands = bands;
             t.rows = rows;
-            t.dir_bits = dir_bits;
             t.n = n;
-            if (dir_bits < 1 || dir_bits > 30) throw FormatError("LSH: dir_bits out of range");
-            if (static_cast<std::size_t>(keys.size()) != static_cast<std::size_t>(bands) * n ||
-                static_cast<std::size_t>(ids.size()) != static_cast<std::size_t>(bands) * n ||
-                static_cast<std::size_t>(dir.size()) != static_cast<std::size_t>(bands) * t.dir_len())
-                throw FormatError("LSH table sizes do not match bands, references and dir_bits");
-            t.keys = keys.data();
-            t.ids = ids.data();
-            t.dir = dir.data();
+            t.buckets = lsh_bucket_count(n);
+            if (bands < 1 || table.ndim() != 2 || table.shape(1) != static_cast<py::ssize_t>(kLshBucketWords) ||
+                static_cast<std::size_t>(table.shape(0)) != static_cast<std::size_t>(bands) * t.buckets)
+                throw FormatError("LSH table size does not match bands and references");
+            t.table = table.data();
+            t.sigs = sigs.data();
             self->idx.sigs = sigs.data();
             t.validate();
-            self->keep = {sigs, keys, ids, dir, a, b, ref_column, spans};
+            self->keep = {sigs, table, a, b, ref_column, spans};
             if (!spans.is_none()) {  // verification reads the references' normalized bytes from the span index
                 const SpanIndex& si = spans.cast<const PySpanIndex&>().idx;
                 if (si.n_docs != n) throw FormatError("span index and signatures hold different reference counts");
@@ -391,8 +386,8 @@ PYBIND11_MODULE(_core, m) {
                 self->idx.norm_starts = si.doc_starts;
             }
             return self;
-        }), py::arg("signatures"), py::arg("keys"), py::arg("ids"), py::arg("dir"), py::arg("bands"),
-            py::arg("rows"), py::arg("dir_bits"), py::arg("ref_column"), py::arg("k"), py::arg("mode"),
+        }), py::arg("signatures"), py::arg("lsh_table"), py::arg("bands"), py::arg("rows"),
+            py::arg("ref_column"), py::arg("k"), py::arg("mode"),
             py::arg("a"), py::arg("b"), py::arg("spans") = py::none(),
             "spans: the SpanIndex of the same references, whose normalized text verification then reuses.")
         .def("candidates", [](const PyNearDupIndex& self, const U32& sigs, int threads) {

@@ -6,15 +6,22 @@
 // happens with probability 1 - (1 - s^rows)^bands. The Python side chooses
 // (bands, rows) from a threshold the way datasketch's MinHashLSH does.
 //
-// Layout (flat arrays, memory-mappable, built once):
-//   keys[band * n + j]  uint64  band keys of band `band`, sorted ascending
-//   ids [band * n + j]  uint32  reference index owning keys[band * n + j]
-//   dir [band * (2^dir_bits + 1) + slot]  uint32  first j whose key has top
-//        dir_bits bits >= slot, so a lookup is one directory read and a short
-//        scan (about one entry per slot, dir_bits ~ log2 n).
-// Memory: 12 bytes per reference per band plus 4 * 2^dir_bits per band.
+// Layout (one flat array, memory-mappable, built once): per band, `buckets` buckets of one 64-byte
+// cache line (8 uint64 words) each, so that a lookup costs one cache miss per band, and the misses of
+// all bands of a signature overlap:
+//   words 0..6   up to 7 entries: the low 32 bits of the band key (its fingerprint), and the reference
+//                id in the high 32 bits
+//   word 7       the bucket's meta: its entry count (0..7) and kLshOverflow
+// A key's home bucket is the top 32 bits of the key scaled to the bucket count. Entries are placed by
+// linear probing, in ascending (key, id) order: an entry goes to the first bucket from its home with a
+// free slot, and every full bucket it passes gets kLshOverflow, so a lookup scans from the home bucket
+// on while kLshOverflow is set. 4 entries per bucket on average (57% of the slots, so few buckets
+// overflow and a lookup of an absent key nearly always reads one line): 16 bytes per reference per band.
+// An entry whose fingerprint matches is a candidate only if its signature holds the same values in the
+// whole band, so the candidates are exactly the references sharing a band with the query.
 #pragma once
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,64 +42,86 @@ inline std::uint64_t band_key(const std::uint32_t* sig, int band, int rows) {
                       static_cast<std::size_t>(rows) * 4, 0xb4d5eedULL + static_cast<std::uint64_t>(band));
 }
 
-inline int lsh_dir_bits(std::size_t n) {
-    int d = 1;
-    while (d < 24 && (std::size_t(1) << d) < n) ++d;
-    return d;
-}
+inline constexpr std::size_t kLshSlots = 7;           // entries per bucket
+inline constexpr std::size_t kLshBucketWords = 8;     // one cache line
+inline constexpr std::uint64_t kLshOverflow = std::uint64_t{1} << 63;
+inline constexpr std::uint64_t kLshCountMask = 0xff;
+
+// Buckets per band for n references: 4 entries per bucket on average.
+inline std::size_t lsh_bucket_count(std::size_t n) { return std::max<std::size_t>(1, (n + 3) / 4); }
 
 struct LshTables {
-    int num_perm = 0, bands = 0, rows = 0, dir_bits = 1;
-    std::size_t n = 0;
-    const std::uint64_t* keys = nullptr;
-    const std::uint32_t* ids = nullptr;
-    const std::uint32_t* dir = nullptr;
+    int num_perm = 0, bands = 0, rows = 0;
+    std::size_t n = 0, buckets = 1;
+    const std::uint64_t* table = nullptr;  // bands * buckets * kLshBucketWords
+    const std::uint32_t* sigs = nullptr;   // n * num_perm, the references' signatures (bands are checked there)
 
-    std::size_t dir_len() const { return (std::size_t(1) << dir_bits) + 1; }
+    std::size_t home(std::uint64_t key) const {
+        return static_cast<std::size_t>(((key >> 32) * static_cast<std::uint64_t>(buckets)) >> 32);
+    }
+    const std::uint64_t* bucket(int band, std::size_t i) const {
+        return table + (static_cast<std::size_t>(band) * buckets + i) * kLshBucketWords;
+    }
 
-    // Checks the invariants lookups rely on, so a damaged index cannot cause
-    // out-of-bounds reads: O(bands * (n + 2^dir_bits)).
+    // Checks what lookups rely on, so a damaged index cannot cause out-of-bounds reads or endless scans:
+    // counts and meta bits, ids below n, n entries per band and a bucket without kLshOverflow in each.
+    // O(bands * buckets).
     void validate() const {
         if (bands < 1 || rows < 1 || bands * rows > num_perm)
             throw FormatError("LSH: bands * rows must be between 1 and num_perm");
-        if (dir_bits < 1 || dir_bits > 30) throw FormatError("LSH: dir_bits out of range");
+        if (buckets != lsh_bucket_count(n)) throw FormatError("LSH: bucket count does not match the references");
         for (int b = 0; b < bands; ++b) {
-            const std::uint32_t* d = dir + b * dir_len();
-            if (d[0] != 0 || d[dir_len() - 1] != n)
-                throw FormatError("LSH: directory of band " + std::to_string(b) + " does not span the table");
-            for (std::size_t s = 1; s < dir_len(); ++s)
-                if (d[s] < d[s - 1]) throw FormatError("LSH: directory of band " + std::to_string(b) + " not sorted");
-            const std::uint32_t* id = ids + b * n;
-            for (std::size_t j = 0; j < n; ++j)
-                if (id[j] >= n) throw FormatError("LSH: reference id out of range in band " + std::to_string(b));
+            std::size_t entries = 0;
+            bool ends = false;
+            for (std::size_t i = 0; i < buckets; ++i) {
+                const std::uint64_t* w = bucket(b, i);
+                const std::uint64_t count = w[7] & kLshCountMask;
+                if (count > kLshSlots || (w[7] & ~(kLshCountMask | kLshOverflow)) != 0)
+                    throw FormatError("LSH: damaged bucket " + std::to_string(i) + " in band " + std::to_string(b));
+                for (std::size_t j = 0; j < count; ++j)
+                    if ((w[j] >> 32) >= n)
+                        throw FormatError("LSH: reference id out of range in band " + std::to_string(b));
+                entries += count;
+                ends = ends || (w[7] & kLshOverflow) == 0;
+            }
+            if (entries != n || !ends)
+                throw FormatError("LSH: band " + std::to_string(b) + " does not hold every reference once");
         }
     }
 
     // Appends the references sharing at least one band with sig, sorted and unique.
-    // Three passes over the bands (keys and directory prefetch, table prefetch,
-    // compare) so the cache misses of all bands overlap instead of queueing.
+    // Two passes over the bands (keys and bucket prefetch, then compare) so the cache misses of all
+    // bands overlap instead of queueing.
     void candidates(const std::uint32_t* sig, std::vector<std::uint32_t>& out,
                     std::vector<std::uint64_t>& scratch) const {
         out.clear();
-        const int shift = 64 - dir_bits;
-        scratch.resize(static_cast<std::size_t>(bands) * 2);
+        if (n == 0) return;
+        scratch.resize(static_cast<std::size_t>(bands));
         std::uint64_t* bkey = scratch.data();
-        std::uint64_t* range = scratch.data() + bands;
         for (int b = 0; b < bands; ++b) {
             bkey[b] = band_key(sig, b, rows);
-            SCANNER_PREFETCH(dir + b * dir_len() + (bkey[b] >> shift));
+            SCANNER_PREFETCH(bucket(b, home(bkey[b])));
         }
+        const std::size_t row_bytes = static_cast<std::size_t>(rows) * sizeof(std::uint32_t);
         for (int b = 0; b < bands; ++b) {
-            const std::uint32_t* d = dir + b * dir_len() + (bkey[b] >> shift);
-            range[b] = (static_cast<std::uint64_t>(d[0]) << 32) | d[1];
-            SCANNER_PREFETCH(keys + b * n + d[0]);
-        }
-        for (int b = 0; b < bands; ++b) {
-            const std::uint64_t* k = keys + b * n;
-            const std::uint32_t* id = ids + b * n;
-            const std::uint32_t hi = static_cast<std::uint32_t>(range[b]);
-            for (std::uint32_t j = static_cast<std::uint32_t>(range[b] >> 32); j < hi; ++j)
-                if (k[j] == bkey[b]) out.push_back(id[j]);
+            const std::uint64_t fp = bkey[b] & 0xffffffffULL;
+            const std::uint32_t* q = sig + static_cast<std::size_t>(b) * rows;
+            std::size_t i = home(bkey[b]);
+            for (std::size_t steps = 0; steps < buckets; ++steps) {  // validate(): some bucket ends the scan
+                const std::uint64_t* w = bucket(b, i);
+                // All 7 slots compared without branches (a loop over the entry count mispredicted its exit
+                // at nearly every bucket), empty slots masked off by the count.
+                unsigned hit = 0;
+                for (std::size_t j = 0; j < kLshSlots; ++j) hit |= static_cast<unsigned>((w[j] & 0xffffffffULL) == fp) << j;
+                hit &= (1u << (w[7] & kLshCountMask)) - 1u;
+                for (; hit != 0; hit &= hit - 1) {
+                    const std::uint32_t id = static_cast<std::uint32_t>(w[__builtin_ctz(hit)] >> 32);
+                    const std::uint32_t* r = sigs + static_cast<std::size_t>(id) * num_perm + static_cast<std::size_t>(b) * rows;
+                    if (std::memcmp(r, q, row_bytes) == 0) out.push_back(id);
+                }
+                if ((w[7] & kLshOverflow) == 0) break;
+                i = i + 1 == buckets ? 0 : i + 1;
+            }
         }
         std::sort(out.begin(), out.end());
         out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -124,26 +153,36 @@ inline void lsh_query_batch(const LshTables& t, const std::uint32_t* sigs, std::
     }
 }
 
-// Fills keys/ids (bands * n) and dir (bands * (2^dir_bits + 1)) from n signatures.
-inline void lsh_build(const std::uint32_t* sigs, std::size_t n, int num_perm, int bands, int rows, int dir_bits,
-                      std::uint64_t* keys, std::uint32_t* ids, std::uint32_t* dir, int threads) {
+// Fills table (bands * lsh_bucket_count(n) * kLshBucketWords words) from n signatures. Each band's
+// entries are placed in ascending (key, id) order, so the table is the same for any thread count.
+inline void lsh_build(const std::uint32_t* sigs, std::size_t n, int num_perm, int bands, int rows,
+                      std::uint64_t* table, int threads) {
     if (bands < 1 || rows < 1 || bands * rows > num_perm)
         throw InvalidArgument("bands * rows must be between 1 and num_perm");
     if (n >= 0xffffffffULL) throw InvalidArgument("LSH holds at most 2^32 - 2 references");
-    const std::size_t dl = (std::size_t(1) << dir_bits) + 1;
+    LshTables t;
+    t.n = n;
+    t.buckets = lsh_bucket_count(n);
+    std::fill(table, table + static_cast<std::size_t>(bands) * t.buckets * kLshBucketWords, std::uint64_t{0});
     parallel_chunks(static_cast<std::size_t>(bands), threads, [&](std::size_t b) {
         std::vector<std::pair<std::uint64_t, std::uint32_t>> kv(n);
         for (std::size_t j = 0; j < n; ++j)
             kv[j] = {band_key(sigs + j * num_perm, static_cast<int>(b), rows), static_cast<std::uint32_t>(j)};
         std::sort(kv.begin(), kv.end());
-        std::uint32_t* d = dir + b * dl;
-        std::fill(d, d + dl, 0u);
-        for (std::size_t j = 0; j < n; ++j) {
-            keys[b * n + j] = kv[j].first;
-            ids[b * n + j] = kv[j].second;
-            ++d[(kv[j].first >> (64 - dir_bits)) + 1];
+        for (const auto& [key, id] : kv) {
+            std::size_t i = t.home(key);
+            for (;;) {  // fewer entries than slots, so a bucket with room comes
+                std::uint64_t* w = table + (b * t.buckets + i) * kLshBucketWords;
+                const std::uint64_t count = w[7] & kLshCountMask;
+                if (count < kLshSlots) {
+                    w[count] = (key & 0xffffffffULL) | (static_cast<std::uint64_t>(id) << 32);
+                    w[7] += 1;
+                    break;
+                }
+                w[7] |= kLshOverflow;
+                i = i + 1 == t.buckets ? 0 : i + 1;
+            }
         }
-        for (std::size_t s = 1; s < dl; ++s) d[s] += d[s - 1];
     });
 }
 

@@ -1,6 +1,6 @@
 """The reference index: a directory of flat little-endian arrays plus manifest.json.
 
-Layout (format version 3):
+Layout (format version 4):
   manifest.json        format name and version, byte order, tool and Unicode
                        versions, detector parameters, every array's file, dtype,
                        shape, byte size and SHA-256, and every reference input
@@ -11,7 +11,8 @@ Layout (format version 3):
   ref_row.bin          int64 row of each reference in its file
   ref_codepoints.bin   int64 length of each reference text in code points
   signatures.bin       uint32 [n, num_perm] MinHash signatures
-  lsh_keys.bin, lsh_ids.bin, lsh_dir.bin   banded LSH tables (csrc/lsh.hpp)
+  lsh_table.bin        uint64 [bands * buckets, 8] banded LSH table, one cache line per bucket
+                       (csrc/lsh.hpp)
   span_text.bin        the normalized references end to end, each followed by 0xFF
   span_doc_starts.bin  uint64 [n + 1] start of each reference in span_text
   span_sa.bin          suffix array of span_text, `width` bytes per entry + 8 bytes of slack
@@ -51,7 +52,7 @@ from .spans import SAMPLE_STEP, SpanMatcher
 from .storage import file_size, is_url, local_index
 
 FORMAT = "scanner-index"
-FORMAT_VERSION = 3  # 3: span_samples
+FORMAT_VERSION = 4  # 3: span_samples; 4: LSH buckets of one cache line
 STATUS_NAMES = {1: "null_text", 2: "no_tokens", 3: "too_large"}
 TOO_SHORT = "too_short"
 
@@ -64,9 +65,7 @@ _ARRAYS = {
     "ref_row": "<i8",
     "ref_codepoints": "<i8",
     "signatures": "<u4",
-    "lsh_keys": "<u8",
-    "lsh_ids": "<u4",
-    "lsh_dir": "<u4",
+    "lsh_table": "<u8",
     "span_text": "|u1",
     "span_doc_starts": "<u8",
     "span_sa": "|u1",
@@ -106,7 +105,7 @@ class ReferenceIndex:
         self.span_params = SpanParams.from_dict(manifest["params"]["copied_span"])
         self.span_width = int(manifest["spans"]["width"])
         lsh = manifest["lsh"]
-        self.bands, self.rows, self.dir_bits = int(lsh["bands"]), int(lsh["rows"]), int(lsh["dir_bits"])
+        self.bands, self.rows = int(lsh["bands"]), int(lsh["rows"])
         self.n_refs = int(manifest["n_refs"])
         self.references = manifest["references"]
         self.ref_texts = pa.LargeStringArray.from_buffers(
@@ -191,8 +190,7 @@ class ReferenceIndex:
         else:
             bands, rws = optimal_param(params.threshold, params.num_perm, params.false_positive_weight,
                                        params.false_negative_weight)
-        dir_bits = _core.lsh_dir_bits(n)
-        keys, lids, ldir = _core.lsh_build(sig, bands, rws, dir_bits, threads)
+        lsh_table = _core.lsh_build(sig, bands, rws, threads)
         if progress:
             print(f"index: suffix array over {len(all_texts)} references ...", file=sys.stderr, flush=True)
         spans = SpanMatcher.build(all_texts, window=span_params.window, filter_bits=span_params.filter_bits,
@@ -208,9 +206,7 @@ class ReferenceIndex:
             "ref_row": np.concatenate(rows) if rows else np.zeros(0, "<i8"),
             "ref_codepoints": np.asarray(_core.codepoint_counts(text_buffers(all_texts)), dtype="<i8"),
             "signatures": sig,
-            "lsh_keys": keys,
-            "lsh_ids": lids,
-            "lsh_dir": ldir,
+            "lsh_table": lsh_table,
             **spans.arrays,
         }
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -231,7 +227,7 @@ class ReferenceIndex:
             "unicode_version": _core.UNICODE_VERSION,
             "params": {"near_duplicate": params.to_dict(), "copied_span": span_params.to_dict(),
                        "text_column": text_column, "id_column": id_column},
-            "lsh": {"bands": bands, "rows": rws, "dir_bits": dir_bits},
+            "lsh": {"bands": bands, "rows": rws, "buckets": _core.lsh_bucket_count(n)},
             "spans": {"width": spans.width, "text_bytes": int(len(spans.arrays["span_text"])),
                       "sample_step": SAMPLE_STEP},
             "n_refs": n,
@@ -286,7 +282,7 @@ class ReferenceIndex:
             n = int(manifest["n_refs"])
             NearDupParams.from_dict(manifest["params"]["near_duplicate"])
             SpanParams.from_dict(manifest["params"]["copied_span"])
-            _ = [int(manifest["lsh"][k]) for k in ("bands", "rows", "dir_bits")]
+            _ = [int(manifest["lsh"][k]) for k in ("bands", "rows", "buckets")]
             _ = [int(manifest["spans"][k]) for k in ("width", "text_bytes")]
         except (KeyError, TypeError, ValueError) as e:
             raise IndexFormatError(f"{mpath}: incomplete or invalid manifest ({e!r}); rebuild the index") from e
@@ -333,8 +329,8 @@ class ReferenceIndex:
             a, b = permutations(p.num_perm, p.seed)
             ar = self._arrays
             self._near_dup = _core.NearDupIndex(
-                ar["signatures"], ar["lsh_keys"], ar["lsh_ids"], ar["lsh_dir"], self.bands, self.rows,
-                self.dir_bits, text_buffers(self.ref_texts), p.ngram, 0 if p.hash == "fast" else 1, a, b,
+                ar["signatures"], ar["lsh_table"], self.bands, self.rows, text_buffers(self.ref_texts), p.ngram,
+                0 if p.hash == "fast" else 1, a, b,
                 spans=self.spans._core)
         return self._near_dup
 
@@ -369,7 +365,10 @@ def _upload_index(local: Path, url: str, overwrite: bool) -> None:
 def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
     p = manifest["params"]["near_duplicate"]
     lsh = manifest["lsh"]
-    bands, dir_bits = int(lsh["bands"]), int(lsh["dir_bits"])
+    bands, buckets = int(lsh["bands"]), int(lsh["buckets"])
+    if buckets != _core.lsh_bucket_count(n):
+        raise IndexFormatError(f"{path}: {buckets} LSH buckets for {n} references, expected "
+                               f"{_core.lsh_bucket_count(n)}; the manifest is damaged, rebuild the index")
     tb, width = int(manifest["spans"]["text_bytes"]), int(manifest["spans"]["width"])
     if not 1 <= width <= 8:
         raise IndexFormatError(f"{path}: suffix array width {width} is not 1..8 bytes")
@@ -380,8 +379,8 @@ def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
         "span_text": (tb,), "span_doc_starts": (n + 1,), "span_sa": (tb * width + 8,), "span_bucket": (65537,),
         "span_samples": (-(-tb // SAMPLE_STEP),),
         "ref_text_offsets": (n + 1,), "ref_id_offsets": (n + 1,), "ref_source": (n,), "ref_row": (n,),
-        "ref_codepoints": (n,), "signatures": (n, int(p["num_perm"])), "lsh_keys": (bands, n),
-        "lsh_ids": (bands, n), "lsh_dir": (bands, (1 << dir_bits) + 1),
+        "ref_codepoints": (n,), "signatures": (n, int(p["num_perm"])),
+        "lsh_table": (bands * buckets, 8),
     }
     for name, shape in expected.items():
         if tuple(arrays[name].shape) != shape:

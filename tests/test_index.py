@@ -57,7 +57,7 @@ def test_saved_equals_loaded_and_in_memory(built, refs):
     _, texts = refs
     again = ReferenceIndex.load(built.path, verify=True)
     assert again.checksum == built.checksum
-    for name in ("signatures", "lsh_keys", "lsh_ids", "lsh_dir", "ref_text_offsets", "ref_source"):
+    for name in ("signatures", "lsh_table", "ref_text_offsets", "ref_source"):
         assert np.array_equal(np.asarray(again._arrays[name]), np.asarray(built._arrays[name]))
         assert isinstance(again._arrays[name], np.memmap) or again._arrays[name].size == 0
     sigs, _ = MinHasher().signatures(texts)
@@ -82,9 +82,9 @@ def _copy(built, tmp_path):
 
 def test_truncated_array_fails_clearly(built, tmp_path):
     dst = _copy(built, tmp_path)
-    p = dst / "lsh_keys.bin"
+    p = dst / "lsh_table.bin"
     p.write_bytes(p.read_bytes()[:-8])
-    with pytest.raises(IndexFormatError, match="lsh_keys.bin.*truncated"):
+    with pytest.raises(IndexFormatError, match="lsh_table.bin.*truncated"):
         ReferenceIndex.load(dst)
 
 
@@ -117,14 +117,15 @@ def test_manifest_mismatch_fails_clearly(built, tmp_path, edit, match):
         ReferenceIndex.load(dst)
 
 
-def test_damaged_lsh_directory_is_refused_before_any_lookup(built, tmp_path):
+def test_damaged_lsh_table_is_refused_before_any_lookup(built, tmp_path):
     dst = _copy(built, tmp_path)
-    p = dst / "lsh_dir.bin"
-    d = np.fromfile(p, dtype="<u4")
-    d[5] = 2**31
+    p = dst / "lsh_table.bin"
+    d = np.fromfile(p, dtype="<u8").reshape(-1, 8)
+    d[5, 0] = np.uint64(2**32 - 1) << np.uint64(32)  # a reference id far past the last one
+    d[5, 7] = np.uint64(1)  # in the bucket's only entry
     d.tofile(p)
     idx = ReferenceIndex.load(dst)
-    with pytest.raises(IndexFormatError, match="directory"):
+    with pytest.raises(IndexFormatError, match="LSH"):
         _ = idx.near_dup
 
 
@@ -175,8 +176,8 @@ def test_verification_from_the_span_text_equals_normalizing_each_reference(tiny,
     idx = tiny_index
     p, ar = idx.params, idx._arrays
     a, b = permutations(p.num_perm, p.seed)
-    plain = _core.NearDupIndex(ar["signatures"], ar["lsh_keys"], ar["lsh_ids"], ar["lsh_dir"], idx.bands, idx.rows,
-                               idx.dir_bits, text_buffers(idx.ref_texts), p.ngram, 0, a, b)
+    plain = _core.NearDupIndex(ar["signatures"], ar["lsh_table"], idx.bands, idx.rows, text_buffers(idx.ref_texts),
+                               p.ngram, 0, a, b)
     docs = pq.read_table(tiny["corpus"]).column("text").combine_chunks()
     # Every reference verified at least once: each against itself, the last one included.
     docs = pa.concat_arrays([docs.cast(pa.large_string()), idx.ref_texts])
