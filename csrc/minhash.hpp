@@ -49,9 +49,9 @@ struct ShingleScratch {
 inline constexpr std::uint64_t kTokenSeed = 0x5ca77e5dULL;
 inline constexpr std::uint64_t kShingleBase = 0x9e3779b97f4a7c15ULL;
 
-// Hash of one token, before its final fmix64 (token_hash = fmix64 of this). Tokens of up to 8 bytes
-// (most words) are read with one masked 8-byte load, which the caller's padding makes safe, and mixed by
-// a bijection, so two different short tokens never collide.
+// Hash of one token, before its final fmix64 (detail::mix_all applies that to a document's tokens at
+// once). Tokens of up to 8 bytes (most words) are read with one masked 8-byte load, which the caller's
+// padding makes safe, and mixed by a bijection, so two different short tokens never collide.
 inline std::uint64_t token_hash_unmixed(const std::uint8_t* p, std::size_t n) {
     if (n <= 8) {
         std::uint64_t v = load_le64(p);
@@ -60,8 +60,6 @@ inline std::uint64_t token_hash_unmixed(const std::uint8_t* p, std::size_t n) {
     }
     return hash_bytes_unmixed(p, n, kTokenSeed);
 }
-
-inline std::uint64_t token_hash(const std::uint8_t* p, std::size_t n) { return fmix64(token_hash_unmixed(p, n)); }
 
 namespace detail {
 // The finalizers of a document's hashes, over whole arrays (independent values: the vector units take 8
