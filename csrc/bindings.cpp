@@ -32,6 +32,15 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
     return py::array_t<T>({static_cast<py::ssize_t>(owned->size())}, owned->data(), owner);
 }
 
+// The same as a C-order 2-D array of `cols` columns (v.size() a multiple of cols).
+template <class T>
+py::array_t<T> to_numpy_2d(std::vector<T>&& v, std::size_t cols) {
+    auto* owned = new std::vector<T>(std::move(v));
+    py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    return py::array_t<T>({static_cast<py::ssize_t>(owned->size() / cols), static_cast<py::ssize_t>(cols)},
+                          owned->data(), owner);
+}
+
 // Arrow string array as the tuple scanner.arrow_bridge.text_buffers() builds:
 // (offsets, data, validity or None, offset, length, large_offsets).
 struct ColumnArg {
@@ -306,19 +315,19 @@ PYBIND11_MODULE(_core, m) {
         if (bands < 1) throw InvalidArgument("bands must be >= 1");
         const auto n = static_cast<std::size_t>(sigs.shape(0));
         const int P = static_cast<int>(sigs.shape(1));
-        U64 table({static_cast<py::ssize_t>(static_cast<std::size_t>(bands) * lsh_bucket_count(n)),
-                   static_cast<py::ssize_t>(kLshBucketWords)});
         const std::uint32_t* sp = sigs.data();
-        std::uint64_t* tp = table.mutable_data();
+        LshBuilt built;
         {
             py::gil_scoped_release release;
-            lsh_build(sp, n, P, bands, rows, tp, threads);
+            built = lsh_build(sp, n, P, bands, rows, threads);
         }
-        return table;
+        return py::make_tuple(to_numpy_2d(std::move(built.table), kLshBucketWords), to_numpy(std::move(built.groups)),
+                              to_numpy(std::move(built.group_offsets)));
     }, py::arg("signatures"), py::arg("bands"), py::arg("rows"), py::arg("threads"),
-       "The banded LSH table of the signatures: (bands * lsh_bucket_count(n), 8) uint64, csrc/lsh.hpp.");
+       "The banded LSH tables of the signatures (csrc/lsh.hpp): the table, (bands * buckets, 8) uint64; the "
+       "groups, uint32; the groups' per-band offsets, (bands + 1) uint64.");
 
-    m.def("lsh_bucket_count", &lsh_bucket_count, py::arg("n"));
+    m.def("lsh_bucket_count", &lsh_bucket_count, py::arg("entries"));
     m.attr("LSH_SLOTS") = kLshSlots;
 
     m.def("codepoint_counts", [](const py::tuple& column) {
@@ -354,8 +363,9 @@ PYBIND11_MODULE(_core, m) {
        "'replace' (csrc/snippet.hpp): (int32 offsets, UTF-8 bytes) of a string column.");
 
     py::class_<PyNearDupIndex>(m, "NearDupIndex")
-        .def(py::init([](const U32& sigs, const U64& table, int bands, int rows, const py::tuple& ref_column, int k,
-                         int mode, const U32& a, const U32& b, const py::object& spans) {
+        .def(py::init([](const U32& sigs, const U64& table, const U32& groups, const U64& group_offsets, int bands,
+                         int rows, const py::tuple& ref_column, int k, int mode, const U32& a, const U32& b,
+                         const py::object& spans) {
             auto self = std::make_unique<PyNearDupIndex>();
             self->idx.mh = minhash_params(k, mode, a, b);
             self->refs = column_arg(ref_column);
@@ -369,15 +379,19 @@ PYBIND11_MODULE(_core, m) {
             t.bands = bands;
             t.rows = rows;
             t.n = n;
-            t.buckets = lsh_bucket_count(n);
             if (bands < 1 || table.ndim() != 2 || table.shape(1) != static_cast<py::ssize_t>(kLshBucketWords) ||
-                static_cast<std::size_t>(table.shape(0)) != static_cast<std::size_t>(bands) * t.buckets)
+                table.shape(0) < bands || table.shape(0) % bands != 0)
                 throw FormatError("LSH table size does not match bands and references");
+            t.buckets = static_cast<std::size_t>(table.shape(0) / bands);
+            if (groups.ndim() != 1 || group_offsets.ndim() != 1 || group_offsets.shape(0) != bands + 1)
+                throw FormatError("LSH group offsets do not match the bands");
             t.table = table.data();
+            t.groups = groups.data();
+            t.group_offsets = group_offsets.data();
             t.sigs = sigs.data();
             self->idx.sigs = sigs.data();
-            t.validate();
-            self->keep = {sigs, table, a, b, ref_column, spans};
+            t.validate(static_cast<std::size_t>(groups.shape(0)));
+            self->keep = {sigs, table, groups, group_offsets, a, b, ref_column, spans};
             if (!spans.is_none()) {  // verification reads the references' normalized bytes from the span index
                 const SpanIndex& si = spans.cast<const PySpanIndex&>().idx;
                 if (si.n_docs != n) throw FormatError("span index and signatures hold different reference counts");
@@ -386,7 +400,8 @@ PYBIND11_MODULE(_core, m) {
                 self->idx.norm_starts = si.doc_starts;
             }
             return self;
-        }), py::arg("signatures"), py::arg("lsh_table"), py::arg("bands"), py::arg("rows"),
+        }), py::arg("signatures"), py::arg("lsh_table"), py::arg("lsh_groups"), py::arg("lsh_group_offsets"),
+            py::arg("bands"), py::arg("rows"),
             py::arg("ref_column"), py::arg("k"), py::arg("mode"),
             py::arg("a"), py::arg("b"), py::arg("spans") = py::none(),
             "spans: the SpanIndex of the same references, whose normalized text verification then reuses.")

@@ -88,7 +88,7 @@ struct NearDupScratch {
     ShingleSet doc_set, ref_set;
     std::vector<std::uint8_t> pad;
     std::vector<std::uint32_t> cand;
-    std::vector<std::uint64_t> lsh_scratch;
+    LshScratch lsh_scratch;
     std::vector<std::pair<double, std::uint32_t>> passed;
     struct Found { double jaccard, estimate; std::uint32_t ref; };
     std::vector<Found> found;

@@ -1,6 +1,6 @@
 """The reference index: a directory of flat little-endian arrays plus manifest.json.
 
-Layout (format version 4):
+Layout (format version 5):
   manifest.json        format name and version, byte order, tool and Unicode
                        versions, detector parameters, every array's file, dtype,
                        shape, byte size and SHA-256, and every reference input
@@ -12,7 +12,9 @@ Layout (format version 4):
   ref_codepoints.bin   int64 length of each reference text in code points
   signatures.bin       uint32 [n, num_perm] MinHash signatures
   lsh_table.bin        uint64 [bands * buckets, 8] banded LSH table, one cache line per bucket
-                       (csrc/lsh.hpp)
+                       (csrc/lsh.hpp), an entry per distinct band
+  lsh_groups.bin       uint32 the references sharing a band, per band: (count, ids...) per group
+  lsh_group_offsets.bin uint64 [bands + 1] where each band's groups start in lsh_groups
   span_text.bin        the normalized references end to end, each followed by 0xFF
   span_doc_starts.bin  uint64 [n + 1] start of each reference in span_text
   span_sa.bin          suffix array of span_text, `width` bytes per entry + 8 bytes of slack
@@ -52,7 +54,7 @@ from .spans import SAMPLE_STEP, SpanMatcher
 from .storage import file_size, is_url, local_index
 
 FORMAT = "scanner-index"
-FORMAT_VERSION = 4  # 3: span_samples; 4: LSH buckets of one cache line
+FORMAT_VERSION = 5  # 3: span_samples; 4: LSH buckets of one cache line; 5: LSH groups
 STATUS_NAMES = {1: "null_text", 2: "no_tokens", 3: "too_large"}
 TOO_SHORT = "too_short"
 
@@ -66,6 +68,8 @@ _ARRAYS = {
     "ref_codepoints": "<i8",
     "signatures": "<u4",
     "lsh_table": "<u8",
+    "lsh_groups": "<u4",
+    "lsh_group_offsets": "<u8",
     "span_text": "|u1",
     "span_doc_starts": "<u8",
     "span_sa": "|u1",
@@ -190,7 +194,7 @@ class ReferenceIndex:
         else:
             bands, rws = optimal_param(params.threshold, params.num_perm, params.false_positive_weight,
                                        params.false_negative_weight)
-        lsh_table = _core.lsh_build(sig, bands, rws, threads)
+        lsh_table, lsh_groups, lsh_group_offsets = _core.lsh_build(sig, bands, rws, threads)
         if progress:
             print(f"index: suffix array over {len(all_texts)} references ...", file=sys.stderr, flush=True)
         spans = SpanMatcher.build(all_texts, window=span_params.window, filter_bits=span_params.filter_bits,
@@ -207,6 +211,8 @@ class ReferenceIndex:
             "ref_codepoints": np.asarray(_core.codepoint_counts(text_buffers(all_texts)), dtype="<i8"),
             "signatures": sig,
             "lsh_table": lsh_table,
+            "lsh_groups": lsh_groups,
+            "lsh_group_offsets": lsh_group_offsets,
             **spans.arrays,
         }
         tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -227,7 +233,8 @@ class ReferenceIndex:
             "unicode_version": _core.UNICODE_VERSION,
             "params": {"near_duplicate": params.to_dict(), "copied_span": span_params.to_dict(),
                        "text_column": text_column, "id_column": id_column},
-            "lsh": {"bands": bands, "rows": rws, "buckets": _core.lsh_bucket_count(n)},
+            "lsh": {"bands": bands, "rows": rws, "buckets": len(lsh_table) // bands,
+                    "group_words": len(lsh_groups)},
             "spans": {"width": spans.width, "text_bytes": int(len(spans.arrays["span_text"])),
                       "sample_step": SAMPLE_STEP},
             "n_refs": n,
@@ -282,7 +289,7 @@ class ReferenceIndex:
             n = int(manifest["n_refs"])
             NearDupParams.from_dict(manifest["params"]["near_duplicate"])
             SpanParams.from_dict(manifest["params"]["copied_span"])
-            _ = [int(manifest["lsh"][k]) for k in ("bands", "rows", "buckets")]
+            _ = [int(manifest["lsh"][k]) for k in ("bands", "rows", "buckets", "group_words")]
             _ = [int(manifest["spans"][k]) for k in ("width", "text_bytes")]
         except (KeyError, TypeError, ValueError) as e:
             raise IndexFormatError(f"{mpath}: incomplete or invalid manifest ({e!r}); rebuild the index") from e
@@ -329,8 +336,8 @@ class ReferenceIndex:
             a, b = permutations(p.num_perm, p.seed)
             ar = self._arrays
             self._near_dup = _core.NearDupIndex(
-                ar["signatures"], ar["lsh_table"], self.bands, self.rows, text_buffers(self.ref_texts), p.ngram,
-                0 if p.hash == "fast" else 1, a, b,
+                ar["signatures"], ar["lsh_table"], ar["lsh_groups"], ar["lsh_group_offsets"], self.bands, self.rows,
+                text_buffers(self.ref_texts), p.ngram, 0 if p.hash == "fast" else 1, a, b,
                 spans=self.spans._core)
         return self._near_dup
 
@@ -366,8 +373,8 @@ def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
     p = manifest["params"]["near_duplicate"]
     lsh = manifest["lsh"]
     bands, buckets = int(lsh["bands"]), int(lsh["buckets"])
-    if buckets != _core.lsh_bucket_count(n):
-        raise IndexFormatError(f"{path}: {buckets} LSH buckets for {n} references, expected "
+    if not 1 <= buckets <= _core.lsh_bucket_count(n):
+        raise IndexFormatError(f"{path}: {buckets} LSH buckets for {n} references, expected 1 to "
                                f"{_core.lsh_bucket_count(n)}; the manifest is damaged, rebuild the index")
     tb, width = int(manifest["spans"]["text_bytes"]), int(manifest["spans"]["width"])
     if not 1 <= width <= 8:
@@ -380,7 +387,8 @@ def _check_shapes(path: Path, manifest: dict, arrays: dict, n: int) -> None:
         "span_samples": (-(-tb // SAMPLE_STEP),),
         "ref_text_offsets": (n + 1,), "ref_id_offsets": (n + 1,), "ref_source": (n,), "ref_row": (n,),
         "ref_codepoints": (n,), "signatures": (n, int(p["num_perm"])),
-        "lsh_table": (bands * buckets, 8),
+        "lsh_table": (bands * buckets, 8), "lsh_groups": (int(lsh["group_words"]),),
+        "lsh_group_offsets": (bands + 1,),
     }
     for name, shape in expected.items():
         if tuple(arrays[name].shape) != shape:

@@ -176,8 +176,8 @@ def test_verification_from_the_span_text_equals_normalizing_each_reference(tiny,
     idx = tiny_index
     p, ar = idx.params, idx._arrays
     a, b = permutations(p.num_perm, p.seed)
-    plain = _core.NearDupIndex(ar["signatures"], ar["lsh_table"], idx.bands, idx.rows, text_buffers(idx.ref_texts),
-                               p.ngram, 0, a, b)
+    plain = _core.NearDupIndex(ar["signatures"], ar["lsh_table"], ar["lsh_groups"], ar["lsh_group_offsets"], idx.bands,
+                               idx.rows, text_buffers(idx.ref_texts), p.ngram, 0, a, b)
     docs = pq.read_table(tiny["corpus"]).column("text").combine_chunks()
     # Every reference verified at least once: each against itself, the last one included.
     docs = pa.concat_arrays([docs.cast(pa.large_string()), idx.ref_texts])
