@@ -88,6 +88,17 @@ inline void append_snippet(ByteSpan s, std::vector<std::uint8_t>& out) {
     bool space = false, any = false;
     std::size_t len;
     for (std::size_t i = 0; i < s.size; i += len) {
+        // A run of printable ASCII other than the space (most of any text) is copied as it is.
+        std::size_t j = i;
+        while (j < s.size && s.data[j] > 0x20 && s.data[j] < 0x80) ++j;
+        if (j > i) {
+            if (space) out.push_back(' ');
+            space = false;
+            any = true;
+            out.insert(out.end(), s.data + i, s.data + j);
+            len = j - i;
+            continue;
+        }
         const std::uint32_t cp = detail::decode_utf8_replace(s.data + i, s.size - i, len);
         if (detail::is_python_space(cp)) {
             space = any;
@@ -144,7 +155,11 @@ inline void snippets(const TextColumn& col, const std::int64_t* rows, const std:
     std::vector<std::int64_t> a(n), b(n);
     slice_byte_ranges(col, rows, start, end, n, a.data(), b.data());
     offsets.assign(1, 0);
+    offsets.reserve(n + 1);
     data.clear();
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) bytes += static_cast<std::size_t>(b[i] - a[i]);
+    data.reserve(bytes);  // at most this, but for invalid bytes (each 3 as U+FFFD)
     for (std::size_t i = 0; i < n; ++i) {
         append_snippet(ByteSpan{col.data + a[i], static_cast<std::size_t>(b[i] - a[i])}, data);
         if (data.size() > 0x7fffffffu) throw InvalidArgument("snippets: more than 2 GiB of snippet text in one batch");
