@@ -22,8 +22,8 @@
 // linear probing, in ascending (key, first id) order: an entry goes to the first bucket from its home with
 // a free slot, and every full bucket it passes gets kLshOverflow, so a lookup scans from the home bucket
 // on while kLshOverflow is set. buckets = lsh_bucket_count(the most entries in a band): 4 entries per
-// bucket on average in that band (57% of the slots, so few buckets overflow), at most 16 bytes per
-// reference per band.
+// bucket on average in that band (57% of the slots, so few buckets overflow). Per reference and band the
+// table takes at most 16 bytes, the groups 4 bytes per grouped reference and 4 per group.
 // An entry whose fingerprint matches is a candidate only if its signature (a group's first member's)
 // holds the same values in the whole band, so the candidates are exactly the references sharing a band
 // with the query.
