@@ -25,18 +25,12 @@ using namespace scanner;
 
 namespace {
 
+// v as a numpy array that owns it: 1-D, or C-order 2-D of `cols` columns (v.size() a multiple of cols).
 template <class T>
-py::array_t<T> to_numpy(std::vector<T>&& v) {
+py::array_t<T> to_numpy(std::vector<T>&& v, std::size_t cols = 0) {
     auto* owned = new std::vector<T>(std::move(v));
     py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-    return py::array_t<T>({static_cast<py::ssize_t>(owned->size())}, owned->data(), owner);
-}
-
-// The same as a C-order 2-D array of `cols` columns (v.size() a multiple of cols).
-template <class T>
-py::array_t<T> to_numpy_2d(std::vector<T>&& v, std::size_t cols) {
-    auto* owned = new std::vector<T>(std::move(v));
-    py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    if (cols == 0) return py::array_t<T>({static_cast<py::ssize_t>(owned->size())}, owned->data(), owner);
     return py::array_t<T>({static_cast<py::ssize_t>(owned->size() / cols), static_cast<py::ssize_t>(cols)},
                           owned->data(), owner);
 }
@@ -321,7 +315,7 @@ PYBIND11_MODULE(_core, m) {
             py::gil_scoped_release release;
             built = lsh_build(sp, n, P, bands, rows, threads);
         }
-        return py::make_tuple(to_numpy_2d(std::move(built.table), kLshBucketWords), to_numpy(std::move(built.groups)),
+        return py::make_tuple(to_numpy(std::move(built.table), kLshBucketWords), to_numpy(std::move(built.groups)),
                               to_numpy(std::move(built.group_offsets)));
     }, py::arg("signatures"), py::arg("bands"), py::arg("rows"), py::arg("threads"),
        "The banded LSH tables of the signatures (csrc/lsh.hpp): the table, (bands * buckets, 8) uint64; the "

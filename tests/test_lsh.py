@@ -19,6 +19,9 @@ def test_bands_rows_equal_datasketch(num_perm):
     assert optimal_param(0.6, num_perm, 0.3, 0.7) == _optimal_param(0.6, num_perm, 0.3, 0.7)
 
 
+GROUP = 1 << 31  # an entry's value is a group (csrc/lsh.hpp kLshGroup)
+
+
 def _entries(built, bands):
     """Per band: each slot's fingerprint and value, each bucket's count and overflow flag (csrc/lsh.hpp)."""
     t = np.asarray(built[0]).reshape(bands, -1, 8)
@@ -41,8 +44,6 @@ def _band_entries(built, bands, b):
                 out.append([v])
     return out
 
-
-GROUP = 1 << 31
 
 
 def _brute_force_candidates(sigs, query, bands, rows):
