@@ -384,7 +384,7 @@ PYBIND11_MODULE(_core, m) {
             t.group_offsets = group_offsets.data();
             t.sigs = sigs.data();
             self->idx.sigs = sigs.data();
-            t.validate(static_cast<std::size_t>(groups.shape(0)));
+            t.open(static_cast<std::size_t>(groups.shape(0)));
             self->keep = {sigs, table, groups, group_offsets, a, b, ref_column, spans};
             if (!spans.is_none()) {  // verification reads the references' normalized bytes from the span index
                 const SpanIndex& si = spans.cast<const PySpanIndex&>().idx;
