@@ -95,11 +95,18 @@ inline OnePassResult one_pass_scan(const TextColumn& docs, const NearDupIndex& n
         });
         detail::SpanChunk& spc = sp_chunks[c];
         spc.counts.assign(rows, 0);
-        if (o.spans != nullptr)
+        if (o.spans != nullptr) {
+            spw.docs.clear();  // the k-gram filter's answers for the whole chunk's windows first
+            each([&](std::int64_t, std::size_t, std::size_t, ByteSpan, const ByteSpan& norm) { spw.docs.push_back(norm); });
+            detail::test_windows(*o.spans, o.span.min_chars, spw.docs.data(), spw.docs.size(), spw.tested,
+                                 spw.first_window);
+            std::size_t d = 0;
             each([&](std::int64_t, std::size_t ur, std::size_t k, ByteSpan text, const ByteSpan& norm) {
-                spc.counts[k] = detail::span_document(*o.spans, o.control, o.span, text, norm, spw, spc,
+                const std::uint8_t* tested = spw.tested.data() + spw.first_window[d++];
+                spc.counts[k] = detail::span_document(*o.spans, o.control, o.span, text, norm, tested, spw, spc,
                                                       res.spans.copied_chars[ur], res.spans.truncated[ur]);
             });
+        }
         detail::SelfIdChunk& sic = sid_chunks[c];
         sic.counts.assign(rows, 0);
         if (o.self_id != nullptr)

@@ -243,12 +243,57 @@ struct SpanCounters {
 // ("aaaa...") reaches it; the document is then counted as truncated.
 inline std::int64_t search_budget(std::size_t windows) { return 16 * static_cast<std::int64_t>(windows) + 4096; }
 
+// The windows find_raw_spans probes in a normalized document of N bytes: T[p, p + k) for p = 0, s, 2s, ...
+// (s = m - k + 1) while p + k <= N, none if N < m.
+inline std::size_t window_count(std::size_t N, std::size_t m, std::size_t k) {
+    return N < m || k == 0 || m < k ? 0 : (N - k) / (m - k + 1) + 1;
+}
+
+// The k-gram filter's answer for every window of the documents docs[0, n) (normalized, each readable
+// kPad bytes past its end), one byte per window, document after document; first[d] is where document
+// d's windows begin (first has n + 1 entries). The filter is larger than the caches (16 bits per
+// reference byte) and each test is a cache miss: testing all the windows of a chunk of documents in one
+// stream keeps kAhead tests in flight across document boundaries, where a document of a few hundred bytes
+// alone has only a handful of windows and would wait out a full miss at its start.
+inline void test_windows(const SpanIndex& idx, std::size_t m, const ByteSpan* docs, std::size_t n,
+                         std::vector<std::uint8_t>& tested, std::vector<std::size_t>& first) {
+    const KgramFilter& f = idx.filter;
+    const std::size_t k = f.k, s = m >= k ? m - k + 1 : 1;
+    first.assign(n + 1, 0);
+    for (std::size_t d = 0; d < n; ++d)
+        first[d + 1] = first[d] + (idx.sa.n == 0 ? 0 : window_count(docs[d].size, m, k));
+    const std::size_t total = first[n];
+    tested.resize(total);
+    if (total == 0) return;
+    constexpr std::size_t kAhead = 32;
+    std::uint64_t ring[kAhead];
+    std::size_t d = 0, p = 0;  // the next window to hash: document d at byte p
+    auto next_hash = [&]() {
+        while (first[d + 1] == first[d] || p + k > docs[d].size) {
+            ++d;
+            p = 0;
+        }
+        const std::uint64_t h = KgramFilter::hash(docs[d].data + p, k);
+        f.prefetch(h);
+        p += s;
+        return h;
+    };
+    const std::size_t lead = std::min(kAhead, total);
+    for (std::size_t i = 0; i < lead; ++i) ring[i] = next_hash();
+    for (std::size_t i = 0; i < total; ++i) {
+        const std::uint64_t h = ring[i % kAhead];
+        if (i + kAhead < total) ring[i % kAhead] = next_hash();
+        tested[i] = f.test(h) ? 1 : 0;
+    }
+}
+
 // The maximal matches of the normalized document T[0, N) (see the header
-// comment), merged per reference where consecutive. Returns false if the
-// document exhausted its search budget (the matches found so far are kept).
+// comment), merged per reference where consecutive. tested: the filter's answer for each of its windows
+// (test_windows). Returns false if the document exhausted its search budget (the matches found so far
+// are kept).
 inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex& idx, std::size_t m,
-                           std::size_t min_words, std::vector<RawSpan>& out, std::vector<std::uint64_t>& occ,
-                           SpanCounters& ctr) {
+                           std::size_t min_words, const std::uint8_t* tested, std::vector<RawSpan>& out,
+                           std::vector<std::uint64_t>& occ, SpanCounters& ctr) {
     const SuffixArrayView& sa = idx.sa;
     const std::size_t k = idx.filter.k;
     if (N < m || sa.n == 0 || k == 0 || m < k) return true;
@@ -305,13 +350,6 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
         ++ctr.matches;
     };
 
-    // The filter is larger than the caches: hash windows kAhead strides early and prefetch their words.
-    constexpr std::size_t kAhead = 8;
-    std::uint64_t ring[kAhead];
-    for (std::size_t i = 0, p = 0; i < kAhead && p + k <= N; ++i, p += s) {
-        ring[i] = KgramFilter::hash(T + p, k);
-        idx.filter.prefetch(ring[i]);
-    }
     std::size_t E = 0;  // end(p) of the last probed window whose end is known
     bool complete = true;
     for (std::size_t p = 0, w = 0; p + k <= N; p += s, ++w) {
@@ -320,15 +358,9 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
             break;
         }
         ++ctr.windows;
-        const std::uint64_t h_fresh = ring[w % kAhead];
-        const std::size_t ahead = p + kAhead * s;
-        if (ahead + k <= N) {
-            ring[w % kAhead] = KgramFilter::hash(T + ahead, k);
-            idx.filter.prefetch(ring[w % kAhead]);
-        }
         const std::size_t theta = std::max(E, p + k - 1);  // starts of interest: end(j) > theta
         if (theta >= N) continue;
-        if (!idx.filter.test(theta == p + k - 1 ? h_fresh : KgramFilter::hash(T + theta + 1 - k, k))) {
+        if (theta == p + k - 1 ? tested[w] == 0 : !idx.filter.maybe(T + theta + 1 - k)) {
             if (theta == p + k - 1) E = 0;
             continue;
         }
@@ -407,15 +439,20 @@ struct SpanScratch {
     std::vector<std::int64_t> cps, ref_cps;
     struct Interval { std::int64_t a, b; };
     std::vector<Interval> cover;
+    std::vector<ByteSpan> docs;             // the documents of a test_windows call
+    std::vector<std::uint8_t> tested;       // its answers ...
+    std::vector<std::size_t> first_window;  // ... and where each document's begin
 };
 
 // The spans of one document (valid, under kMaxDocumentBytes) whose normalized bytes are nt, appended to
-// out; sets its copied characters and whether its search was cut short. Returns the number of spans.
+// out; sets its copied characters and whether its search was cut short. tested: the filter's answers for
+// its windows (test_windows). Returns the number of spans.
 inline std::int64_t span_document(const SpanIndex& idx, const SpanIndex* control, const SpanOptions& o,
-                                  ByteSpan text, ByteSpan nt, SpanScratch& w, SpanChunk& out,
-                                  std::int64_t& copied, std::uint8_t& truncated) {
+                                  ByteSpan text, ByteSpan nt, const std::uint8_t* tested, SpanScratch& w,
+                                  SpanChunk& out, std::int64_t& copied, std::uint8_t& truncated) {
     w.raw.clear();
-    if (!find_raw_spans(nt.data, nt.size, idx, o.min_chars, o.min_words, w.raw, w.occ, out.ctr)) truncated = 1;
+    if (!find_raw_spans(nt.data, nt.size, idx, o.min_chars, o.min_words, tested, w.raw, w.occ, out.ctr))
+        truncated = 1;
     if (w.raw.empty()) return 0;
     // Merge the matches of one reference that overlap or touch in the document.
     std::stable_sort(w.raw.begin(), w.raw.end(), [](const RawSpan& x, const RawSpan& y) {
@@ -538,9 +575,10 @@ inline SpanResult span_scan(const TextColumn& docs, const SpanIndex& idx, const 
             if (text.size >= kMaxDocumentBytes) continue;
             normalize_into<false>(text, nt);
             const std::size_t ur = static_cast<std::size_t>(r);
-            out.counts[static_cast<std::size_t>(r - lo)] =
-                detail::span_document(idx, control, o, text, ByteSpan{nt.data(), nt.size}, w, out, res.copied_chars[ur],
-                                      res.truncated[ur]);
+            const ByteSpan norm{nt.data(), nt.size};
+            detail::test_windows(idx, o.min_chars, &norm, 1, w.tested, w.first_window);
+            out.counts[static_cast<std::size_t>(r - lo)] = detail::span_document(
+                idx, control, o, text, norm, w.tested.data(), w, out, res.copied_chars[ur], res.truncated[ur]);
         }
     });
     detail::span_merge(chunks, res);
