@@ -105,8 +105,15 @@ inline std::int64_t near_dup_document(const NearDupIndex& idx, const NearDupOpti
     const std::size_t ur = static_cast<std::size_t>(r);
     ShingleScratch& s = w.s;
     res.n_codepoints[ur] = count_codepoints(text);
-    const std::size_t n_tok = norm != nullptr ? shingle_normalized(*norm, idx.mh.k, idx.mh.mode, match, s)
-                                            : shingle_document(text, idx.mh.k, idx.mh.mode, match, s);
+    std::size_t n_tok;
+    if (!match) {  // only the counts: the tokens, no shingle hashes
+        if (norm != nullptr) tokenize_normalized(norm->data, norm->size, s.tok.tokens);
+        else tokenize(text, s.tok);
+        n_tok = s.tok.tokens.size();
+    } else {
+        n_tok = norm != nullptr ? shingle_normalized(*norm, idx.mh.k, idx.mh.mode, true, s)
+                                : shingle_document(text, idx.mh.k, idx.mh.mode, true, s);
+    }
     res.n_tokens[ur] = static_cast<std::int64_t>(n_tok);
     if (n_tok == 0) {
         res.status[ur] = kNoTokens;
