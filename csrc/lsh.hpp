@@ -29,11 +29,12 @@
 // with the query.
 // Most corpus documents share no band with any reference, yet each band lookup reads a bucket that is a
 // cache miss once the table outgrows the caches (6 MB at 16k references). So a lookup first asks a bitset
-// derived from the table when it is opened, `presence`: two bits per entry, set from (band, fingerprint),
-// 8 to 16 bits per entry (512 kB at 16k references, 16 MB at a million). A band whose two bits are not
-// both set holds no entry with the query's fingerprint, and its bucket is not read; about 3-5% of
-// absent bands pass anyway and are looked up as before. It only skips lookups that would find nothing,
-// so the candidates are the same.
+// derived from the table when it is opened, `presence`: two bits per entry, set from its fingerprint in
+// its band's part of the bitset, 8 to 16 bits per entry of the fullest band (512 kB at 16k references,
+// 16 MB at a million). A band whose two bits are not both set holds no entry with the query's
+// fingerprint, and its bucket is not read; a few percent of absent bands pass anyway and are looked up
+// as before. It only skips lookups that would find nothing, so the candidates are the same. Each band
+// having its own part keeps the fill, band after band, inside a part that stays in the cache.
 #pragma once
 #include <algorithm>
 #include <cstring>
@@ -80,20 +81,22 @@ struct LshTables {
     const std::uint32_t* groups = nullptr;         // group_offsets[bands] words
     const std::uint64_t* group_offsets = nullptr;  // bands + 1
     const std::uint32_t* sigs = nullptr;           // n * num_perm, the references' signatures (bands are checked there)
-    std::vector<std::uint64_t> presence;           // 2^presence_bits words, filled by open()
+    std::vector<std::uint64_t> presence;           // bands * 2^presence_bits words, filled by open()
     unsigned presence_bits = 0;
 
-    // The presence word of (band, fingerprint) is its hash's top bits, its two bits the next 12.
-    static std::uint64_t presence_hash(std::size_t band, std::uint64_t key) {
-        return ((key & 0xffffffffULL) | (static_cast<std::uint64_t>(band) << 32)) * 0x9e3779b97f4a7c15ULL;
+    // In band b's part of the presence bitset, a fingerprint's word is its hash's top bits, its two bits
+    // the next 12.
+    static std::uint64_t presence_hash(std::uint64_t key) { return (key & 0xffffffffULL) * 0x9e3779b97f4a7c15ULL; }
+    std::size_t presence_word(std::size_t b, std::uint64_t h) const {
+        return (b << presence_bits) | static_cast<std::size_t>(h >> (64 - presence_bits));
     }
-    std::size_t presence_word(std::uint64_t h) const { return static_cast<std::size_t>(h >> (64 - presence_bits)); }
-    static std::uint64_t presence_mask(std::uint64_t h, unsigned bits) {
-        return (std::uint64_t{1} << ((h >> (58 - bits)) & 63)) | (std::uint64_t{1} << ((h >> (52 - bits)) & 63));
+    std::uint64_t presence_mask(std::uint64_t h) const {
+        return (std::uint64_t{1} << ((h >> (58 - presence_bits)) & 63)) |
+               (std::uint64_t{1} << ((h >> (52 - presence_bits)) & 63));
     }
-    bool present(std::uint64_t h) const {
-        const std::uint64_t m = presence_mask(h, presence_bits);
-        return (presence[presence_word(h)] & m) == m;
+    bool present(std::size_t b, std::uint64_t h) const {
+        const std::uint64_t m = presence_mask(h);
+        return (presence[presence_word(b, h)] & m) == m;
     }
 
     std::size_t home(std::uint64_t key) const {
@@ -115,8 +118,9 @@ struct LshTables {
 
     // Checks what lookups rely on, so a damaged index cannot cause out-of-bounds reads or endless scans:
     // counts and meta bits, ids below n, groups inside their band's words, every reference once per band
-    // and a bucket without kLshOverflow in each. O(bands * buckets + group words).
-    void validate(std::size_t group_words) const {
+    // and a bucket without kLshOverflow in each. O(bands * buckets + group words). Returns the most
+    // entries (slots in use) of a band.
+    std::size_t validate(std::size_t group_words) const {
         if (bands < 1 || rows < 1 || bands * rows > num_perm)
             throw FormatError("LSH: bands * rows must be between 1 and num_perm");
         if (n > kLshMaxRefs) throw FormatError("LSH: more references than an LSH table holds");
@@ -124,18 +128,20 @@ struct LshTables {
             throw FormatError("LSH: bucket count does not match the references");
         if (group_offsets[0] != 0 || group_offsets[bands] != group_words)
             throw FormatError("LSH: group offsets do not match the group words");
+        std::size_t most = 0;
         for (int bi = 0; bi < bands; ++bi) {
             const std::size_t b = static_cast<std::size_t>(bi);
             if (group_offsets[b + 1] < group_offsets[b] || group_offsets[b + 1] - group_offsets[b] > 2 * n)
                 throw FormatError("LSH: damaged group offsets in band " + std::to_string(b));
             const std::size_t band_words = group_offsets[b + 1] - group_offsets[b];
-            std::size_t entries = 0;
+            std::size_t entries = 0, slots = 0;
             bool ends = false;
             for (std::size_t i = 0; i < buckets; ++i) {
                 const std::uint64_t* w = bucket(b, i);
                 const std::uint64_t count = w[7] & kLshCountMask;
                 if (count > kLshSlots || (w[7] & ~(kLshCountMask | kLshOverflow)) != 0)
                     throw FormatError("LSH: damaged bucket " + std::to_string(i) + " in band " + std::to_string(b));
+                slots += count;
                 for (std::size_t j = 0; j < count; ++j) {
                     const auto value = static_cast<std::uint32_t>(w[j] >> 32);
                     if ((value & kLshGroup) == 0) {
@@ -157,7 +163,25 @@ struct LshTables {
             }
             if (entries != n || !ends)
                 throw FormatError("LSH: band " + std::to_string(b) + " does not hold every reference once");
+            most = std::max(most, slots);
         }
+        return most;
+    }
+
+    // Checks the tables (validate) and fills `presence` from every entry's fingerprint, band after band.
+    void open(std::size_t group_words) {
+        const std::size_t most = validate(group_words);
+        presence_bits = 1;  // 2^bits words of 64 bits per band
+        while ((std::uint64_t{64} << presence_bits) < 8 * static_cast<std::uint64_t>(most)) ++presence_bits;
+        presence.assign(static_cast<std::size_t>(bands) << presence_bits, 0);
+        for (std::size_t b = 0; b < static_cast<std::size_t>(bands); ++b)
+            for (std::size_t i = 0; i < buckets; ++i) {
+                const std::uint64_t* w = bucket(b, i);
+                for (std::size_t j = 0; j < (w[7] & kLshCountMask); ++j) {
+                    const std::uint64_t h = presence_hash(w[j]);
+                    presence[presence_word(b, h)] |= presence_mask(h);
+                }
+            }
     }
 
     // Appends the references sharing at least one band with sig, sorted and unique.
@@ -167,26 +191,6 @@ struct LshTables {
     // a branch on the overflow bit that mispredicts waits out the cache miss before it. A fingerprint match
     // is checked against the reference's band values after all rounds, those signature reads prefetched
     // together too.
-    // Checks the tables (validate) and fills `presence` from every entry's band and fingerprint.
-    void open(std::size_t group_words) {
-        validate(group_words);
-        std::size_t entries = 0;
-        for (std::size_t i = 0; i < static_cast<std::size_t>(bands) * buckets; ++i)
-            entries += table[i * kLshBucketWords + 7] & kLshCountMask;
-        presence_bits = 0;  // 2^bits words of 64 bits: 8 to 16 bits per entry
-        while ((std::uint64_t{64} << presence_bits) < 8 * std::max<std::size_t>(entries, 1)) ++presence_bits;
-        presence_bits = std::max(presence_bits, 1u);
-        presence.assign(std::size_t{1} << presence_bits, 0);
-        for (std::size_t b = 0; b < static_cast<std::size_t>(bands); ++b)
-            for (std::size_t i = 0; i < buckets; ++i) {
-                const std::uint64_t* w = bucket(b, i);
-                for (std::size_t j = 0; j < (w[7] & kLshCountMask); ++j) {
-                    const std::uint64_t h = presence_hash(b, w[j]);
-                    presence[presence_word(h)] |= presence_mask(h, presence_bits);
-                }
-            }
-    }
-
     void candidates(const std::uint32_t* sig, std::vector<std::uint32_t>& out, LshScratch& scratch) const {
         out.clear();
         if (n == 0) return;
@@ -197,11 +201,11 @@ struct LshTables {
         std::uint64_t* pend_bucket = bkey + 2 * nb;  // ... and the bucket each reads next
         for (std::size_t b = 0; b < nb; ++b) {
             bkey[b] = band_key(sig, static_cast<int>(b), rows);
-            SCANNER_PREFETCH(presence.data() + presence_word(presence_hash(b, bkey[b])));
+            SCANNER_PREFETCH(presence.data() + presence_word(b, presence_hash(bkey[b])));
         }
         std::size_t pending = 0;  // the bands whose presence bits are set
         for (std::size_t b = 0; b < nb; ++b) {
-            if (!present(presence_hash(b, bkey[b]))) continue;
+            if (!present(b, presence_hash(bkey[b]))) continue;
             pend_band[pending] = b;
             pend_bucket[pending] = home(bkey[b]);
             SCANNER_PREFETCH(bucket(b, pend_bucket[pending]));
