@@ -30,8 +30,8 @@
 // Most corpus documents share no band with any reference, yet each band lookup reads a bucket that is a
 // cache miss once the table outgrows the caches (6 MB at 16k references). So a lookup first asks a bitset
 // derived from the table when it is opened, `presence`: two bits per entry, set from its fingerprint in
-// its band's part of the bitset, 8 to 16 bits per entry of the fullest band (512 kB at 16k references,
-// 16 MB at a million). A band whose two bits are not both set holds no entry with the query's
+// its band's part of the bitset, 8 to 16 bits per entry of the fullest band (416 kB at 16k references,
+// 13.6 MB at a million). A band whose two bits are not both set holds no entry with the query's
 // fingerprint, and its bucket is not read; a few percent of absent bands pass anyway and are looked up
 // as before. It only skips lookups that would find nothing, so the candidates are the same. Each band
 // having its own part keeps the fill, band after band, inside a part that stays in the cache.
