@@ -185,8 +185,9 @@ struct LshTables {
     }
 
     // Appends the references sharing at least one band with sig, sorted and unique.
-    // The bands are looked up in rounds: round 0 reads every band's home bucket, each later round the next
-    // bucket of the bands whose last bucket had kLshOverflow. Every round prefetches all its buckets before
+    // First every band's presence bits (all prefetched, then tested): a band that fails them is not
+    // looked up. The others are looked up in rounds: round 0 reads their home buckets, each later round
+    // the next bucket of the bands whose last bucket had kLshOverflow. Every round prefetches all its buckets before
     // comparing any, and nothing branches on a loaded bucket (which band goes on is a branchless append):
     // a branch on the overflow bit that mispredicts waits out the cache miss before it. A fingerprint match
     // is checked against the reference's band values after all rounds, those signature reads prefetched
