@@ -243,10 +243,12 @@ struct SpanCounters {
 // ("aaaa...") reaches it; the document is then counted as truncated.
 inline std::int64_t search_budget(std::size_t windows) { return 16 * static_cast<std::int64_t>(windows) + 4096; }
 
-// The windows find_raw_spans probes in a normalized document of N bytes: T[p, p + k) for p = 0, s, 2s, ...
-// (s = m - k + 1) while p + k <= N, none if N < m.
-inline std::size_t window_count(std::size_t N, std::size_t m, std::size_t k) {
-    return N < m || k == 0 || m < k ? 0 : (N - k) / (m - k + 1) + 1;
+// The windows find_raw_spans probes in a normalized document of N bytes, for spans of at least m bytes:
+// T[p, p + k) for p = 0, s, 2s, ... (k the filter's window, s = m - k + 1) while p + k <= N; none if
+// N < m or the index is empty.
+inline std::size_t window_count(const SpanIndex& idx, std::size_t N, std::size_t m) {
+    const std::size_t k = idx.filter.k;
+    return N < m || idx.sa.n == 0 || k == 0 || m < k ? 0 : (N - k) / (m - k + 1) + 1;
 }
 
 // The k-gram filter's answer for every window of the documents docs[0, n) (normalized, each readable
@@ -261,7 +263,7 @@ inline void test_windows(const SpanIndex& idx, std::size_t m, const ByteSpan* do
     const std::size_t k = f.k, s = m >= k ? m - k + 1 : 1;
     first.assign(n + 1, 0);
     for (std::size_t d = 0; d < n; ++d)
-        first[d + 1] = first[d] + (idx.sa.n == 0 ? 0 : window_count(docs[d].size, m, k));
+        first[d + 1] = first[d] + window_count(idx, docs[d].size, m);
     const std::size_t total = first[n];
     tested.resize(total);
     if (total == 0) return;
@@ -296,9 +298,10 @@ inline bool find_raw_spans(const std::uint8_t* T, std::size_t N, const SpanIndex
                            std::vector<std::uint64_t>& occ, SpanCounters& ctr) {
     const SuffixArrayView& sa = idx.sa;
     const std::size_t k = idx.filter.k;
-    if (N < m || sa.n == 0 || k == 0 || m < k) return true;
+    const std::size_t windows = window_count(idx, N, m);
+    if (windows == 0) return true;
     const std::size_t s = m - k + 1;
-    const std::int64_t budget = search_budget((N - k) / s + 1);
+    const std::int64_t budget = search_budget(windows);
     std::int64_t searches = 0;
 
     auto occurs = [&](std::size_t a, std::size_t b) {
