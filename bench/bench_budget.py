@@ -77,7 +77,8 @@ def prepare(work: Path, mb: float) -> float:
     from bench_scan import make_corpus
     work.mkdir(parents=True, exist_ok=True)
     corpus, meta = work / "corpus.parquet", work / "corpus.json"
-    if not (corpus.is_file() and meta.is_file() and json.loads(meta.read_text()).get("asked_mb") == mb):
+    made = corpus.is_file() and meta.is_file() and (work / "index" / "manifest.json").is_file()
+    if not (made and json.loads(meta.read_text()).get("asked_mb") == mb):
         refs = texts("reference/openai_alpacaeval.parquet")
         pq.write_table(pa.table({"id": [f"r{i}" for i in range(len(refs))], "text": refs}), work / "refs.parquet")
         ReferenceIndex.build([work / "refs.parquet"], work / "index", overwrite=True)
@@ -117,7 +118,12 @@ def main() -> int:
         lo, med = min(cpu[c]), statistics.median(cpu[c])
         f = "" if findings[c] is None else ", ".join(f"{k} {v}" for k, v in sorted(findings[c].items()))
         print(f"{c:16}{lo:9.3f}{med:10.3f}{mb / lo:10.1f}{lo / budget:7.0%}  {f}")
-    print(json.dumps({"mb": mb, "cpu_s": cpu, "findings": findings}))
+    row = {"date": time.strftime("%Y-%m-%d"), "mb": mb, "cpu_s": cpu, "findings": findings}
+    print(json.dumps(row))
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)  # bench/results/ is not in git: a fresh clone has none
+    with open(results / "budget.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
     return 0
 
 
