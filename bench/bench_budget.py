@@ -56,7 +56,7 @@ if cfg.startswith("read"):
         return None
 else:
     idx = ReferenceIndex.load(work + "/index")
-    dets = ("near_duplicate", "copied_span", "self_id") if cfg == "all" else (cfg,)
+    dets = ScanOptions().detectors if cfg == "all" else (cfg,)  # all: the default scan's
     opts = ScanOptions(threads=1, detectors=dets)
     def one():
         return scan([corpus], idx, work + "/out-" + cfg, opts, force=True)
